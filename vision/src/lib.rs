@@ -1,1 +1,14 @@
-//! placeholder
+//! faceserve-vision: everything between image bytes and model numbers — decoding with limits and EXIF orientation,
+//! letterboxing, 5-point face alignment, each model's pre- and post-processing, and the model manifest and fetch step.
+//! It knows nothing about gRPC.
+
+pub mod align;
+pub mod calibration;
+pub mod decode;
+pub mod detect;
+pub mod fetch;
+pub mod pipeline;
+pub mod recognize;
+pub mod runtime;
+mod session_io;
+pub mod tensor;

@@ -1,0 +1,69 @@
+//! Test support: the real models (from the workspace's model folder, fetched or copied from the mirror on first
+//! use) and the real photos of `../shared/testdata`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use faceserve_batcher::BatcherConfig;
+use faceserve_vision::decode::DecodeLimits;
+use faceserve_vision::detect::{DetectorKind, DetectorParams};
+use faceserve_vision::pipeline::{DetectorConfig, PipelineConfig, RecognizerConfig};
+use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn testdata() -> PathBuf {
+    let dir = std::env::var_os("FACESERVE_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/testdata"));
+    assert!(dir.is_dir(), "test photos not found at {}: set FACESERVE_TESTDATA", dir.display());
+    dir
+}
+
+pub fn photo(relative: &str) -> Vec<u8> {
+    std::fs::read(testdata().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// TEMPORARY until the fetch module lands.
+pub fn model(name: &str) -> PathBuf {
+    workspace_root().join("../shared/models").join(format!("{name}.onnx"))
+}
+
+pub fn runtime() -> Runtime {
+    Runtime::init(RuntimeConfig {
+        library: PathBuf::from("/work/scratch/ort/libonnxruntime.so.1.31.1"),
+        provider: ExecutionProvider::Cpu,
+        intra_threads: 0,
+        spin: false,
+    })
+    .expect("ONNX Runtime loads")
+}
+
+pub fn default_pipeline_config() -> PipelineConfig {
+    let queue = |max_batch_size| BatcherConfig {
+        max_batch_size,
+        max_queue_delay: Duration::ZERO,
+        queue_capacity: 64,
+        workers: 1,
+        warm_up: false,
+    };
+    PipelineConfig {
+        detector: DetectorConfig {
+            model: model("scrfd_2.5g_bnkps_640"),
+            kind: DetectorKind::Scrfd,
+            params: DetectorParams::default(),
+            input_size: 640,
+            batcher: queue(1),
+        },
+        recognizer: RecognizerConfig {
+            model: model("w600k_mbf"),
+            name: "w600k_mbf".into(),
+            batcher: queue(8),
+        },
+        limits: DecodeLimits::default(),
+        min_face_size: 32.0,
+    }
+}
