@@ -5,7 +5,8 @@ pub mod v1 {
     tonic::include_proto!("faceserve.v1");
 
     /// The encoded `FileDescriptorSet` of every faceserve proto, for `tonic-reflection`.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("faceserve_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("faceserve_descriptor");
 }
 
 mod status;

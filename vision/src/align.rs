@@ -45,7 +45,9 @@ pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Affine {
     assert_eq!(src.len(), dst.len());
     let n = src.len() as f64;
     let mean = |pts: &[[f32; 2]]| {
-        let (sx, sy) = pts.iter().fold((0.0, 0.0), |(x, y), p| (x + p[0] as f64, y + p[1] as f64));
+        let (sx, sy) = pts
+            .iter()
+            .fold((0.0, 0.0), |(x, y), p| (x + p[0] as f64, y + p[1] as f64));
         [sx / n, sy / n]
     };
     let (ms, md) = (mean(src), mean(dst));
@@ -90,7 +92,12 @@ pub fn warp_affine(src: &RgbImage, m: &Affine, width: u32, height: u32) -> RgbIm
         if x0 < -1 || y0 < -1 || x0 >= sw || y0 >= sh {
             continue;
         }
-        let (p00, p10, p01, p11) = (texel(x0, y0), texel(x0 + 1, y0), texel(x0, y0 + 1), texel(x0 + 1, y0 + 1));
+        let (p00, p10, p01, p11) = (
+            texel(x0, y0),
+            texel(x0 + 1, y0),
+            texel(x0, y0 + 1),
+            texel(x0 + 1, y0 + 1),
+        );
         for c in 0..3 {
             let top = p00[c] + (p10[c] - p00[c]) * wx;
             let bottom = p01[c] + (p11[c] - p01[c]) * wx;
@@ -128,7 +135,10 @@ mod tests {
         let est = similarity_transform(&ARCFACE_112, &dst);
         for r in 0..2 {
             for c in 0..3 {
-                assert!((est.0[r][c] - truth.0[r][c]).abs() < 1e-3, "{est:?} vs {truth:?}");
+                assert!(
+                    (est.0[r][c] - truth.0[r][c]).abs() < 1e-3,
+                    "{est:?} vs {truth:?}"
+                );
             }
         }
         let back = est.inverse().unwrap().apply(est.apply([3.0, 4.0]));

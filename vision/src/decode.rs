@@ -102,7 +102,9 @@ fn decode_encoded(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Decod
     if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
         // The JPEG decoder pads a cut-off scan with grey instead of failing; a face found in half a photo would be
         // a silent error, so a JPEG without its end-of-image marker is refused as undecodable.
-        return Err(DecodeError::Undecodable("JPEG data is truncated (no end-of-image marker)".into()));
+        return Err(DecodeError::Undecodable(
+            "JPEG data is truncated (no end-of-image marker)".into(),
+        ));
     }
     let undecodable = |e: image::ImageError| DecodeError::Undecodable(e.to_string());
 
@@ -133,7 +135,9 @@ fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
 
 fn check_pixels(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
-        return Err(DecodeError::Undecodable(format!("image has no pixels ({width}x{height})")));
+        return Err(DecodeError::Undecodable(format!(
+            "image has no pixels ({width}x{height})"
+        )));
     }
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(DecodeError::TooManyPixels {
@@ -156,7 +160,9 @@ fn raw_to_rgb(
         return Err(DecodeError::ZeroBytes);
     }
     if width == 0 || height == 0 {
-        return Err(DecodeError::InvalidRaw(format!("width and height must be positive, got {width}x{height}")));
+        return Err(DecodeError::InvalidRaw(format!(
+            "width and height must be positive, got {width}x{height}"
+        )));
     }
     check_pixels(width, height, limits)?;
     let expected = width as usize * height as usize * 3;
@@ -186,14 +192,22 @@ mod tests {
     }
 
     fn gradient(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        })
     }
 
     #[test]
     fn spec_errors_come_from_the_bytes() {
         let limits = DecodeLimits::default();
-        assert_eq!(decode_image(ImageInput::Missing, &limits), Err(DecodeError::Missing));
-        assert_eq!(decode_image(ImageInput::Encoded(b""), &limits), Err(DecodeError::ZeroBytes));
+        assert_eq!(
+            decode_image(ImageInput::Missing, &limits),
+            Err(DecodeError::Missing)
+        );
+        assert_eq!(
+            decode_image(ImageInput::Encoded(b""), &limits),
+            Err(DecodeError::ZeroBytes)
+        );
         assert_eq!(
             decode_image(ImageInput::Encoded(b"hello, this is text"), &limits),
             Err(DecodeError::WrongMimeType)
@@ -225,7 +239,11 @@ mod tests {
         };
         assert!(matches!(
             decode_image(ImageInput::Encoded(&bytes), &tight),
-            Err(DecodeError::TooManyPixels { width: 200, height: 100, .. })
+            Err(DecodeError::TooManyPixels {
+                width: 200,
+                height: 100,
+                ..
+            })
         ));
         let small = DecodeLimits {
             max_bytes: 10,

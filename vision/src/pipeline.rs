@@ -10,7 +10,10 @@ use image::RgbImage;
 
 use crate::align::arcface_crop;
 use crate::decode::{DecodeError, DecodeLimits, ImageInput, PixelOrder, decode_image};
-use crate::detect::{Detection, Detector, DetectorInput, DetectorKind, DetectorParams, letterbox_scale, prepare_input};
+use crate::detect::{
+    Detection, Detector, DetectorInput, DetectorKind, DetectorParams, letterbox_scale,
+    prepare_input,
+};
 use crate::recognize::{Embedding, Recognizer};
 use crate::runtime::{Runtime, RuntimeError};
 
@@ -125,9 +128,13 @@ pub struct FacePipeline {
 
 impl FacePipeline {
     /// Loads the models (one session per batcher worker), warms them up and starts their queues.
-    pub fn start(runtime: &Runtime, config: &PipelineConfig, observer: Arc<dyn Observer>) -> Result<Self, RuntimeError> {
-        // The workers open the sessions; the first one to load reports the graph's facts back here, so no session
-        // is opened twice just to read them.
+    pub fn start(
+        runtime: &Runtime,
+        config: &PipelineConfig,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, RuntimeError> {
+        // `Batcher::spawn` builds one model per worker through these closures; the first to load reports the
+        // graph's facts back here, so no session is opened twice just to read them.
         let det = config.detector.clone();
         let detector_input = Arc::new(OnceLock::new());
         let reported = detector_input.clone();
@@ -136,9 +143,15 @@ impl FacePipeline {
             "detector",
             det.batcher.clone(),
             move |_| {
-                let model =
-                    Detector::load(&rt, &det.model, det.kind, det.params, det.input_size, det.batcher.max_batch_size)
-                        .map_err(|e| ModelError(e.to_string()))?;
+                let model = Detector::load(
+                    &rt,
+                    &det.model,
+                    det.kind,
+                    det.params,
+                    det.input_size,
+                    det.batcher.max_batch_size,
+                )
+                .map_err(|e| ModelError(e.to_string()))?;
                 let _ = reported.set(model.input_size());
                 Ok(model)
             },
@@ -162,7 +175,11 @@ impl FacePipeline {
             observer,
         )
         .map_err(|e| RuntimeError::Ort(e.to_string()))?;
-        let started = |what: &str| RuntimeError::Ort(format!("the {what} batcher started without loading a model"));
+        let started = |what: &str| {
+            RuntimeError::Ort(format!(
+                "the {what} batcher started without loading a model"
+            ))
+        };
         let detector_input = *detector_input.get().ok_or_else(|| started("detector"))?;
         let dimension = *dimension.get().ok_or_else(|| started("recognizer"))?;
 
@@ -207,7 +224,11 @@ impl FacePipeline {
         self.detect_at(image, scale / 2.0).await
     }
 
-    async fn detect_at(&self, image: Arc<RgbImage>, scale: f32) -> Result<Vec<Detection>, PipelineError> {
+    async fn detect_at(
+        &self,
+        image: Arc<RgbImage>,
+        scale: f32,
+    ) -> Result<Vec<Detection>, PipelineError> {
         let (w, h) = self.detector_input;
         let kind = self.detector_kind;
         let (iw, ih) = image.dimensions();
@@ -217,7 +238,11 @@ impl FacePipeline {
     }
 
     /// The embedding of `face`, or error 9 when the face is too small to give a trustworthy one.
-    pub async fn embed(&self, image: Arc<RgbImage>, face: &Detection) -> Result<Embedding, PipelineError> {
+    pub async fn embed(
+        &self,
+        image: Arc<RgbImage>,
+        face: &Detection,
+    ) -> Result<Embedding, PipelineError> {
         let size = face.width().min(face.height());
         if size < self.min_face_size {
             return Err(PipelineError::FaceTooSmall {
@@ -231,12 +256,20 @@ impl FacePipeline {
     }
 
     /// Decode, detect, pick one face by `policy`, embed: what enrolment, identification and verification share.
-    pub async fn embed_one_face(&self, image: OwnedImage, policy: FacePolicy) -> Result<EmbeddedFace, PipelineError> {
+    pub async fn embed_one_face(
+        &self,
+        image: OwnedImage,
+        policy: FacePolicy,
+    ) -> Result<EmbeddedFace, PipelineError> {
         let image = self.decode(image).await?;
         let faces = self.detect(image.clone()).await?;
         let face = select_face(&faces, policy)?;
         let embedding = self.embed(image.clone(), &face).await?;
-        Ok(EmbeddedFace { image, face, embedding })
+        Ok(EmbeddedFace {
+            image,
+            face,
+            embedding,
+        })
     }
 }
 
@@ -253,7 +286,9 @@ pub fn select_face(faces: &[Detection], policy: FacePolicy) -> Result<Detection,
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PipelineError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PipelineError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| PipelineError::Internal(format!("image worker failed: {e}")))

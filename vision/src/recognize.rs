@@ -40,14 +40,25 @@ impl Recognizer {
             path: model.to_path_buf(),
             message: message.to_string(),
         };
-        let input = session.inputs().first().ok_or_else(|| bad_graph("the graph has no input"))?;
-        let output = session.outputs().first().ok_or_else(|| bad_graph("the graph has no output"))?;
-        let out_shape: Vec<i64> = output.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
+        let input = session
+            .inputs()
+            .first()
+            .ok_or_else(|| bad_graph("the graph has no input"))?;
+        let output = session
+            .outputs()
+            .first()
+            .ok_or_else(|| bad_graph("the graph has no output"))?;
+        let out_shape: Vec<i64> = output
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         let dimension = out_shape
             .last()
             .copied()
             .filter(|&d| d > 0)
-            .ok_or_else(|| bad_graph("the embedding dimension is not fixed in the graph"))? as usize;
+            .ok_or_else(|| bad_graph("the embedding dimension is not fixed in the graph"))?
+            as usize;
         Ok(Self {
             input_name: input.name().to_string(),
             output_name: output.name().to_string(),
@@ -88,7 +99,10 @@ impl Model for Recognizer {
         let mut data = vec![0.0f32; n * plane];
         for (crop, slot) in crops.iter().zip(data.chunks_exact_mut(plane)) {
             if crop.dimensions() != (CROP_SIZE, CROP_SIZE) {
-                return Err(ModelError(format!("recognizer crop must be 112x112, got {:?}", crop.dimensions())));
+                return Err(ModelError(format!(
+                    "recognizer crop must be 112x112, got {:?}",
+                    crop.dimensions()
+                )));
             }
             fill_chw(crop, &ARCFACE_NORM, side, side, slot);
         }
@@ -97,7 +111,12 @@ impl Model for Recognizer {
             .session
             .run(ort::inputs![self.input_name.as_str() => tensor])
             .map_err(model_error)?;
-        let raw = output_f32(&outputs, "recognizer", &self.output_name, n * self.dimension)?;
+        let raw = output_f32(
+            &outputs,
+            "recognizer",
+            &self.output_name,
+            n * self.dimension,
+        )?;
         Ok(raw.chunks_exact(self.dimension).map(normalize).collect())
     }
 

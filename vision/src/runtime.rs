@@ -47,7 +47,10 @@ pub enum RuntimeError {
     #[error("ONNX Runtime was already initialised from {first}; can not switch to {requested}")]
     AlreadyInitialised { first: PathBuf, requested: PathBuf },
     #[error("execution provider {provider}: {message}")]
-    Provider { provider: ExecutionProvider, message: String },
+    Provider {
+        provider: ExecutionProvider,
+        message: String,
+    },
     #[error("model {path}: {message}")]
     Session { path: PathBuf, message: String },
     #[error("ONNX Runtime: {0}")]
@@ -66,7 +69,10 @@ static LOADED: OnceLock<Mutex<Option<Runtime>>> = OnceLock::new();
 
 impl Runtime {
     pub fn init(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
-        let mut loaded = LOADED.get_or_init(|| Mutex::new(None)).lock().expect("runtime lock poisoned");
+        let mut loaded = LOADED
+            .get_or_init(|| Mutex::new(None))
+            .lock()
+            .expect("runtime lock poisoned");
         if let Some(existing) = loaded.as_ref() {
             if existing.config.library != config.library {
                 return Err(RuntimeError::AlreadyInitialised {
@@ -139,12 +145,16 @@ fn ort_error<E: Into<ort::Error>>(e: E) -> RuntimeError {
 fn check_provider_compiled(provider: ExecutionProvider) -> Result<(), RuntimeError> {
     let missing = |feature: &str| RuntimeError::Provider {
         provider,
-        message: format!("this faceserve binary was built without GPU support; rebuild it with `--features {feature}`"),
+        message: format!(
+            "this faceserve binary was built without GPU support; rebuild it with `--features {feature}`"
+        ),
     };
     match provider {
         ExecutionProvider::Cpu => Ok(()),
         ExecutionProvider::Cuda { .. } if !cfg!(feature = "cuda") => Err(missing("cuda")),
-        ExecutionProvider::TensorRt { .. } if !cfg!(feature = "tensorrt") => Err(missing("tensorrt")),
+        ExecutionProvider::TensorRt { .. } if !cfg!(feature = "tensorrt") => {
+            Err(missing("tensorrt"))
+        }
         _ => Ok(()),
     }
 }
@@ -153,11 +163,15 @@ fn provider_dispatch(provider: ExecutionProvider) -> Option<ort::ep::ExecutionPr
     match provider {
         ExecutionProvider::Cpu => None,
         #[cfg(feature = "cuda")]
-        ExecutionProvider::Cuda { device_id } => Some(ort::ep::CUDA::default().with_device_id(device_id).build()),
-        #[cfg(feature = "tensorrt")]
-        ExecutionProvider::TensorRt { device_id } => {
-            Some(ort::ep::TensorRT::default().with_device_id(device_id).build())
+        ExecutionProvider::Cuda { device_id } => {
+            Some(ort::ep::CUDA::default().with_device_id(device_id).build())
         }
+        #[cfg(feature = "tensorrt")]
+        ExecutionProvider::TensorRt { device_id } => Some(
+            ort::ep::TensorRT::default()
+                .with_device_id(device_id)
+                .build(),
+        ),
         #[allow(unreachable_patterns)]
         _ => unreachable!("check_provider_compiled refuses providers this build lacks"),
     }

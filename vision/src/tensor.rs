@@ -4,7 +4,9 @@
 //! code fills every tensor, so a colour-order mistake (which costs accuracy silently) cannot hide in one model's
 //! hand-written loop.
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer, images::Image as ResizeImage};
+use fast_image_resize::{
+    FilterType, ResizeAlg, ResizeOptions, Resizer, images::Image as ResizeImage,
+};
 use image::RgbImage;
 
 /// How one model wants its pixels: `(value - mean[c]) / std[c]`, channels in `order`.
@@ -42,12 +44,22 @@ impl PixelNorm {
 /// Resizes `src` to exactly `width` x `height` with OpenCV-style bilinear interpolation (no antialiasing), which is
 /// what the reference pipelines of the detection and recognition models used.
 pub fn resize_bilinear(src: &RgbImage, width: u32, height: u32) -> RgbImage {
-    resize_region(src, (0.0, 0.0, src.width() as f64, src.height() as f64), width, height)
+    resize_region(
+        src,
+        (0.0, 0.0, src.width() as f64, src.height() as f64),
+        width,
+        height,
+    )
 }
 
 /// Resizes the region `(left, top, width, height)` of `src` (which may reach outside it) to `out_w` x `out_h`.
 /// The part of the region outside the image is black.
-pub fn resize_region(src: &RgbImage, region: (f64, f64, f64, f64), out_w: u32, out_h: u32) -> RgbImage {
+pub fn resize_region(
+    src: &RgbImage,
+    region: (f64, f64, f64, f64),
+    out_w: u32,
+    out_h: u32,
+) -> RgbImage {
     let (left, top, w, h) = region;
     let (sw, sh) = (src.width() as f64, src.height() as f64);
     // Clip the region to the image, then place the resized clip where it falls in the output.
@@ -82,7 +94,11 @@ pub fn resize_region(src: &RgbImage, region: (f64, f64, f64, f64), out_w: u32, o
 /// Writes `img` into a planar (CHW) f32 tensor slice of `3 * height * width` values, normalised per `norm`. The
 /// image may be smaller than the tensor: the rest is filled with the normalised value of black (letterbox padding).
 pub fn fill_chw(img: &RgbImage, norm: &PixelNorm, width: usize, height: usize, out: &mut [f32]) {
-    assert_eq!(out.len(), 3 * width * height, "tensor slice has the wrong size");
+    assert_eq!(
+        out.len(),
+        3 * width * height,
+        "tensor slice has the wrong size"
+    );
     let plane = width * height;
     for c in 0..3 {
         let src_c = norm.source_channel(c);
@@ -101,7 +117,11 @@ pub fn fill_chw(img: &RgbImage, norm: &PixelNorm, width: usize, height: usize, o
 /// Writes `img` into an interleaved (HWC) f32 tensor slice, as TF-converted models expect.
 pub fn fill_hwc(img: &RgbImage, norm: &PixelNorm, out: &mut [f32]) {
     let (w, h) = img.dimensions();
-    assert_eq!(out.len(), 3 * (w * h) as usize, "tensor slice has the wrong size");
+    assert_eq!(
+        out.len(),
+        3 * (w * h) as usize,
+        "tensor slice has the wrong size"
+    );
     let inv_std = norm.std.map(|s| 1.0 / s);
     for (dst, px) in out.chunks_exact_mut(3).zip(img.pixels()) {
         for c in 0..3 {

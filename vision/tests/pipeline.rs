@@ -7,18 +7,25 @@ mod support;
 use std::sync::Arc;
 
 use faceserve_batcher::NoopObserver;
-use faceserve_vision::pipeline::{FacePolicy, FacePipeline, OwnedImage};
+use faceserve_vision::pipeline::{FacePipeline, FacePolicy, OwnedImage};
 use support::{default_pipeline_config, photo, runtime};
 
 async fn pipeline() -> FacePipeline {
-    FacePipeline::start(&runtime(), &default_pipeline_config(), Arc::new(NoopObserver)).expect("pipeline starts")
+    FacePipeline::start(
+        &runtime(),
+        &default_pipeline_config(),
+        Arc::new(NoopObserver),
+    )
+    .expect("pipeline starts")
 }
 
 #[tokio::test]
 async fn detections_match_the_reference() {
     let p = pipeline().await;
     let image = p
-        .decode(OwnedImage::Encoded(photo("face_recognition_examples/examples/knn_examples/test/obama_and_biden.jpg")))
+        .decode(OwnedImage::Encoded(photo(
+            "face_recognition_examples/examples/knn_examples/test/obama_and_biden.jpg",
+        )))
         .await
         .unwrap();
     let faces = p.detect(image).await.unwrap();
@@ -30,7 +37,11 @@ async fn detections_match_the_reference() {
     ];
     assert_eq!(faces.len(), reference.len(), "{faces:?}");
     for (face, (bbox, score)) in faces.iter().zip(reference) {
-        assert!((face.score - score).abs() < 0.01, "score {} vs {score}", face.score);
+        assert!(
+            (face.score - score).abs() < 0.01,
+            "score {} vs {score}",
+            face.score
+        );
         for (got, want) in face.bbox.iter().zip(bbox) {
             assert!((got - want).abs() < 4.0, "box {:?} vs {bbox:?}", face.bbox);
         }
@@ -38,9 +49,20 @@ async fn detections_match_the_reference() {
 }
 
 async fn cosine(p: &FacePipeline, a: &str, b: &str) -> f32 {
-    let ea = p.embed_one_face(OwnedImage::Encoded(photo(a)), FacePolicy::Largest).await.unwrap();
-    let eb = p.embed_one_face(OwnedImage::Encoded(photo(b)), FacePolicy::Largest).await.unwrap();
-    ea.embedding.vector.iter().zip(&eb.embedding.vector).map(|(x, y)| x * y).sum()
+    let ea = p
+        .embed_one_face(OwnedImage::Encoded(photo(a)), FacePolicy::Largest)
+        .await
+        .unwrap();
+    let eb = p
+        .embed_one_face(OwnedImage::Encoded(photo(b)), FacePolicy::Largest)
+        .await
+        .unwrap();
+    ea.embedding
+        .vector
+        .iter()
+        .zip(&eb.embedding.vector)
+        .map(|(x, y)| x * y)
+        .sum()
 }
 
 #[tokio::test]
@@ -66,6 +88,9 @@ async fn cosines_match_the_reference() {
     for (a, b, reference) in cases {
         let c = cosine(&p, a, b).await;
         println!("{a} vs {b}: {c:.4} (reference {reference})");
-        assert!((c - reference).abs() < 0.01, "{a} vs {b}: cosine {c}, reference {reference}");
+        assert!(
+            (c - reference).abs() < 0.01,
+            "{a} vs {b}: cosine {c}, reference {reference}"
+        );
     }
 }

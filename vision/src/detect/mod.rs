@@ -65,6 +65,21 @@ pub enum DetectorKind {
 }
 
 impl DetectorKind {
+    /// The decoder for manifest model `model`, from its `family`.
+    pub fn of_model(model: &str) -> Result<Self, String> {
+        let entry = crate::models::Manifest::embedded()
+            .get(model)
+            .filter(|e| e.role == "detector")
+            .ok_or_else(|| format!("{model:?} is not a face detector of the model manifest"))?;
+        match entry.family.as_deref() {
+            Some("scrfd") => Ok(Self::Scrfd),
+            Some("retinaface") => Ok(Self::Retinaface),
+            other => Err(format!(
+                "detector {model:?} of family {other:?} has no decoder in faceserve"
+            )),
+        }
+    }
+
     fn pixel_norm(self) -> PixelNorm {
         match self {
             Self::Scrfd => PixelNorm::new(ChannelOrder::Rgb, 127.5, 128.0),
@@ -84,6 +99,10 @@ pub struct DetectorParams {
     /// Largest upscaling of a small photo into the detector input. Blowing a close-up face up to fill the input
     /// makes it too large for the detector's anchors, so small photos are enlarged at most this much.
     pub max_upscale: f32,
+    /// Shorter box side, in detector-input pixels, below which a detection is dropped. SCRFD's smallest anchors are
+    /// 16 px; far below that its boxes are mostly background people and texture (measured on the CompreFace
+    /// samples: 9 px false positives against real faces of 19 px and more).
+    pub min_size: f32,
 }
 
 impl Default for DetectorParams {
@@ -92,6 +111,7 @@ impl Default for DetectorParams {
             score_threshold: 0.5,
             nms_iou: 0.4,
             max_upscale: 2.0,
+            min_size: 12.0,
         }
     }
 }
@@ -125,11 +145,18 @@ impl Detector {
         max_batch: usize,
     ) -> Result<Self, RuntimeError> {
         let session = runtime.load_session(model)?;
-        let input = session.inputs().first().ok_or_else(|| RuntimeError::Session {
-            path: model.to_path_buf(),
-            message: "the graph has no input".into(),
-        })?;
-        let shape: Vec<i64> = input.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
+        let input = session
+            .inputs()
+            .first()
+            .ok_or_else(|| RuntimeError::Session {
+                path: model.to_path_buf(),
+                message: "the graph has no input".into(),
+            })?;
+        let shape: Vec<i64> = input
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         let fixed = |i: usize| shape.get(i).copied().filter(|&d| d > 0).map(|d| d as usize);
         Ok(Self {
             input_name: input.name().to_string(),
@@ -146,13 +173,19 @@ impl Detector {
         (self.width, self.height)
     }
 
-    fn run_one_batch(&mut self, inputs: Vec<DetectorInput>) -> Result<Vec<Vec<Detection>>, ModelError> {
+    fn run_one_batch(
+        &mut self,
+        inputs: Vec<DetectorInput>,
+    ) -> Result<Vec<Vec<Detection>>, ModelError> {
         let (w, h, n) = (self.width, self.height, inputs.len());
         let scales: Vec<f32> = inputs.iter().map(|i| i.scale).collect();
         let data: Vec<f32> = if n == 1 {
             inputs.into_iter().next().expect("one input").tensor
         } else {
-            inputs.iter().flat_map(|i| i.tensor.iter().copied()).collect()
+            inputs
+                .iter()
+                .flat_map(|i| i.tensor.iter().copied())
+                .collect()
         };
         let tensor = Tensor::from_array(([n, 3, h, w], data)).map_err(model_error)?;
         let outputs = self
@@ -161,7 +194,9 @@ impl Detector {
             .map_err(model_error)?;
         let raw = match self.kind {
             DetectorKind::Scrfd => scrfd::decode(&outputs, n, w, h, self.params.score_threshold)?,
-            DetectorKind::Retinaface => retinaface::decode(&outputs, n, w, h, self.params.score_threshold)?,
+            DetectorKind::Retinaface => {
+                retinaface::decode(&outputs, n, w, h, self.params.score_threshold)?
+            }
         };
         Ok(raw
             .into_iter()
@@ -169,6 +204,7 @@ impl Detector {
             .map(|(dets, scale)| {
                 non_max_suppression(dets, self.params.nms_iou)
                     .into_iter()
+                    .filter(|d| d.width().min(d.height()) >= self.params.min_size)
                     .map(|d| d.scaled(1.0 / scale))
                     .collect()
             })
@@ -178,7 +214,13 @@ impl Detector {
 
 /// Letterboxes `image` (scaled by `scale`, top-left aligned, black padding) into a detector input of `width` x
 /// `height`.
-pub fn prepare_input(image: &RgbImage, kind: DetectorKind, width: usize, height: usize, scale: f32) -> DetectorInput {
+pub fn prepare_input(
+    image: &RgbImage,
+    kind: DetectorKind,
+    width: usize,
+    height: usize,
+    scale: f32,
+) -> DetectorInput {
     let new_w = ((image.width() as f32 * scale).round() as u32).clamp(1, width as u32);
     let new_h = ((image.height() as f32 * scale).round() as u32).clamp(1, height as u32);
     let resized = if (new_w, new_h) == image.dimensions() {
@@ -187,7 +229,13 @@ pub fn prepare_input(image: &RgbImage, kind: DetectorKind, width: usize, height:
         Some(resize_bilinear(image, new_w, new_h))
     };
     let mut tensor = vec![0.0f32; 3 * width * height];
-    fill_chw(resized.as_ref().unwrap_or(image), &kind.pixel_norm(), width, height, &mut tensor);
+    fill_chw(
+        resized.as_ref().unwrap_or(image),
+        &kind.pixel_norm(),
+        width,
+        height,
+        &mut tensor,
+    );
     DetectorInput { tensor, scale }
 }
 
@@ -265,6 +313,24 @@ mod tests {
         let kept = non_max_suppression(vec![det(0.0, 0.6), det(1.0, 0.9), det(50.0, 0.7)], 0.4);
         let scores: Vec<f32> = kept.iter().map(|d| d.score).collect();
         assert_eq!(scores, vec![0.9, 0.7]);
+    }
+
+    #[test]
+    fn detector_families_come_from_the_manifest() {
+        assert_eq!(
+            DetectorKind::of_model("scrfd_2.5g_bnkps_640"),
+            Ok(DetectorKind::Scrfd)
+        );
+        assert_eq!(
+            DetectorKind::of_model("retinaface_mnet025"),
+            Ok(DetectorKind::Retinaface)
+        );
+        assert!(DetectorKind::of_model("w600k_mbf").is_err());
+        assert!(
+            DetectorKind::of_model("yunet_s_dynamic")
+                .unwrap_err()
+                .contains("no decoder")
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use ort::session::SessionOutputs;
 use super::Detection;
 use crate::session_io::output_f32;
 
-const LEVELS: [(usize, [f32; 2]); 3] = [(8, [16.0, 32.0]), (16, [64.0, 128.0]), (32, [256.0, 512.0])];
+const LEVELS: [(usize, [f32; 2]); 3] =
+    [(8, [16.0, 32.0]), (16, [64.0, 128.0]), (32, [256.0, 512.0])];
 const CENTRE_VARIANCE: f32 = 0.1;
 const SIZE_VARIANCE: f32 = 0.2;
 
@@ -19,7 +20,10 @@ fn priors(width: usize, height: usize) -> Vec<[f32; 4]> {
         for y in 0..fh {
             for x in 0..fw {
                 for size in sizes {
-                    let (cx, cy) = ((x as f32 + 0.5) * step as f32, (y as f32 + 0.5) * step as f32);
+                    let (cx, cy) = (
+                        (x as f32 + 0.5) * step as f32,
+                        (y as f32 + 0.5) * step as f32,
+                    );
                     out.push([cx, cy, size, size]);
                 }
             }

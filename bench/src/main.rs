@@ -1,0 +1,50 @@
+//! faceserve-bench: benchmarks and measurement tools for faceserve. Each subcommand prints its figures and ends with
+//! one line of `key=value` pairs.
+
+mod calibrate;
+mod embed;
+mod index_bench;
+mod npy;
+mod pipeline;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "faceserve-bench",
+    version,
+    about = "faceserve benchmarks and measurements"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed a folder-per-identity photo set with the in-process pipeline (for calibration and index statistics).
+    Embed(embed::EmbedArgs),
+    /// Build a recognizer's calibration table from `embed` output.
+    Calibrate(calibrate::CalibrateArgs),
+    /// 1:N search at scale: the HNSW index's build rate, memory, dump/reload, recall and latency on face-like or
+    /// isotropic vectors (compare with bench/python/index_compare.py).
+    Index(index_bench::IndexArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match Cli::parse().command {
+        Command::Embed(args) => runtime.block_on(embed::run(args)),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Index(args) => index_bench::run(args),
+    }
+}

@@ -1,0 +1,201 @@
+//! Building a gallery's index from the store aside from the one in use, then swapping it in. Searches keep
+//! using the old index throughout; writes keep going to it and are journaled for the new one.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use super::EngineCore;
+use super::dump;
+use super::gallery::{Gallery, GalleryIndex, IndexChange, apply_to};
+use crate::GalleryError;
+use crate::exact::ExactIndex;
+use crate::hnsw::HnswIndex;
+use crate::store::templates;
+use crate::vector_index::{IndexKind, VectorIndex};
+
+/// Vectors read from the store per parallel insert: enough to keep every build thread busy.
+const BUILD_BATCH: usize = 4096;
+/// Journaled changes are replayed without blocking writers until fewer than this remain.
+const FINAL_REPLAY: usize = 256;
+
+impl EngineCore {
+    /// The index kind for a gallery of `templates`.
+    pub(crate) fn kind_for(&self, templates: usize) -> IndexKind {
+        if templates > self.config.index.exact_max_templates {
+            IndexKind::Hnsw
+        } else {
+            IndexKind::Exact
+        }
+    }
+
+    /// Builds an index of `kind` from the gallery's vectors as `conn` sees them; None when the engine is shutting
+    /// down or the gallery was deleted meanwhile.
+    pub(crate) fn build_index(
+        &self,
+        conn: &Connection,
+        gallery: &Gallery,
+        kind: IndexKind,
+        expected: usize,
+    ) -> Result<Option<GalleryIndex>, GalleryError> {
+        let dimension = self.config.dimension;
+        if kind == IndexKind::Exact {
+            let mut index = ExactIndex::with_capacity(dimension, expected);
+            templates::for_each_vector(conn, gallery.row.id, |stored| {
+                index.insert(stored.seq, &stored.embedding);
+                Ok(())
+            })?;
+            return Ok(Some(GalleryIndex::Exact(index)));
+        }
+
+        let started = Instant::now();
+        let mut index = HnswIndex::new(dimension, self.config.index.hnsw, expected);
+        let mut after_seq = 0;
+        loop {
+            if self.is_shutting_down() || gallery.is_deleted() {
+                return Ok(None);
+            }
+            let batch = templates::vectors_after(conn, gallery.row.id, after_seq, BUILD_BATCH)?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after_seq = last.seq;
+            let items: Vec<(u64, &[f32])> = batch
+                .iter()
+                .map(|s| (s.seq, s.embedding.as_slice()))
+                .collect();
+            self.build_pool.install(|| index.insert_batch(&items));
+            if index.held() % (BUILD_BATCH * 25) < BUILD_BATCH {
+                tracing::info!(gallery = %gallery.row.name, done = index.held(), of = expected, "building HNSW index");
+            }
+        }
+        tracing::info!(
+            gallery = %gallery.row.name,
+            templates = index.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built HNSW index"
+        );
+        Ok(Some(GalleryIndex::Hnsw(index)))
+    }
+
+    /// Builds a new index of `kind` for the gallery from the store and swaps it in; an HNSW index is then dumped.
+    pub(crate) fn rebuild(
+        &self,
+        gallery: &Arc<Gallery>,
+        kind: IndexKind,
+    ) -> Result<(), GalleryError> {
+        let _one_build = gallery.build.lock();
+        let conn = self.store.open_reader()?;
+        let journal = Journal::start(gallery);
+        let expected = {
+            // With the writer and the apply order held, every committed change is in the index and none is in
+            // flight: the snapshot taken now is where the journal starts.
+            let _writer = self.store.writer();
+            let _in_order = gallery.apply_order.lock();
+            if gallery.is_deleted() {
+                return Ok(());
+            }
+            journal.open();
+            conn.execute_batch("BEGIN")?;
+            conn.query_row(
+                "SELECT count(*) FROM templates WHERE gallery_id = ?1",
+                [gallery.row.id],
+                |row| row.get::<_, i64>(0),
+            )? as usize
+        };
+        let built = self.build_index(&conn, gallery, kind, expected)?;
+        conn.execute_batch("COMMIT")?;
+        let Some(mut index) = built else {
+            return Ok(());
+        };
+
+        loop {
+            let changes = journal.drain();
+            for change in &changes {
+                apply_to(index.as_dyn_mut(), change);
+            }
+            if changes.len() < FINAL_REPLAY {
+                break;
+            }
+        }
+        let replaced = {
+            let _in_order = gallery.apply_order.lock();
+            for change in &journal.drain() {
+                apply_to(index.as_dyn_mut(), change);
+            }
+            journal.close();
+            *gallery.undumped.lock() = Default::default();
+            std::mem::replace(&mut *gallery.index.write(), index)
+        };
+        // Dropping a large graph takes a while; do it with no lock held.
+        drop(replaced);
+
+        let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
+        match kind {
+            IndexKind::Hnsw => self.checkpoint_gallery(gallery).map(drop),
+            IndexKind::Exact => {
+                dump::remove_dump(&dir);
+                Ok(())
+            }
+        }
+    }
+
+    /// Dumps the gallery's HNSW index if it has changes its dump lacks; returns whether it dumped.
+    pub(crate) fn checkpoint_gallery(&self, gallery: &Gallery) -> Result<bool, GalleryError> {
+        // Writes to this gallery wait for the dump (hnsw_rs cannot dump while inserting); searches go on.
+        let index = gallery.index.read();
+        let GalleryIndex::Hnsw(hnsw) = &*index else {
+            return Ok(false);
+        };
+        if gallery.is_deleted() || hnsw.held() == 0 {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
+        let manifest = dump::write_dump(&dir, gallery.row.id, &self.config.model, hnsw)?;
+        *gallery.undumped.lock() = Default::default();
+        tracing::info!(
+            gallery = %gallery.row.name,
+            templates = manifest.template_count,
+            tombstones = manifest.tombstones.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "dumped HNSW index"
+        );
+        Ok(true)
+    }
+}
+
+/// The changes a gallery makes while a new index is built for it; closed again however the build ends.
+struct Journal<'a> {
+    gallery: &'a Gallery,
+}
+
+impl<'a> Journal<'a> {
+    fn start(gallery: &'a Gallery) -> Self {
+        Journal { gallery }
+    }
+
+    fn open(&self) {
+        *self.gallery.changes_during_build.lock() = Some(Vec::new());
+    }
+
+    fn drain(&self) -> Vec<IndexChange> {
+        self.gallery
+            .changes_during_build
+            .lock()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn close(&self) {
+        *self.gallery.changes_during_build.lock() = None;
+    }
+}
+
+impl Drop for Journal<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,46 @@
+//! Comparing a gallery's index with the store.
+
+use std::collections::HashSet;
+
+use super::EngineCore;
+use crate::GalleryError;
+use crate::store::templates;
+
+/// How a gallery's index compares with the store at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexCheck {
+    pub index_kind: &'static str,
+    pub store_templates: u64,
+    pub index_templates: u64,
+    /// Stored templates a search cannot find.
+    pub missing_from_index: u64,
+    /// Index entries (not tombstoned) with no stored template.
+    pub stale_in_index: u64,
+}
+
+impl IndexCheck {
+    pub fn is_consistent(&self) -> bool {
+        self.missing_from_index == 0 && self.stale_in_index == 0
+    }
+}
+
+impl EngineCore {
+    pub(crate) fn verify_index(&self, app: &str, name: &str) -> Result<IndexCheck, GalleryError> {
+        // With the writer and the apply order held no change is in flight, so the two sides are comparable.
+        let writer = self.store.writer();
+        let gallery = self.gallery(app, name)?;
+        let _in_order = gallery.apply_order.lock();
+        let in_store: HashSet<u64> = templates::gallery_seqs(&writer, gallery.row.id)?
+            .into_iter()
+            .collect();
+        let index = gallery.index.read();
+        let in_index: HashSet<u64> = index.as_dyn().keys().into_iter().collect();
+        Ok(IndexCheck {
+            index_kind: index.as_dyn().kind().as_str(),
+            store_templates: in_store.len() as u64,
+            index_templates: in_index.len() as u64,
+            missing_from_index: in_store.difference(&in_index).count() as u64,
+            stale_in_index: in_index.difference(&in_store).count() as u64,
+        })
+    }
+}

@@ -1,0 +1,133 @@
+//! Background upkeep of the indexes: switch a gallery between exact and HNSW search as it grows or shrinks,
+//! rebuild an HNSW index once too many of its entries are deleted, and dump indexes that changed.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::EngineCore;
+use super::gallery::{Gallery, GalleryIndex};
+use crate::GalleryError;
+use crate::vector_index::{IndexKind, VectorIndex};
+
+/// What a gallery's index needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upkeep {
+    Build(IndexKind),
+    Checkpoint,
+}
+
+impl EngineCore {
+    /// Does whatever upkeep every gallery needs now; returns the first error after trying them all.
+    pub(crate) fn run_maintenance(&self) -> Result<(), GalleryError> {
+        let galleries: Vec<Arc<Gallery>> = self
+            .galleries
+            .read()
+            .values()
+            .flat_map(|by_name| by_name.values().cloned())
+            .collect();
+        let mut first_error = None;
+        for gallery in galleries {
+            if self.is_shutting_down() {
+                break;
+            }
+            let result = match self.upkeep(&gallery) {
+                Some(Upkeep::Build(kind)) => self.rebuild(&gallery, kind),
+                Some(Upkeep::Checkpoint) => self.checkpoint_gallery(&gallery).map(drop),
+                None => Ok(()),
+            };
+            if let Err(error) = result {
+                tracing::error!(app = %gallery.row.app, gallery = %gallery.row.name, %error, "index upkeep failed");
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn upkeep(&self, gallery: &Gallery) -> Option<Upkeep> {
+        let config = &self.config.index;
+        let index = gallery.index.read();
+        let live = index.as_dyn().len();
+        match &*index {
+            GalleryIndex::Exact(_) if live > config.exact_max_templates => {
+                Some(Upkeep::Build(IndexKind::Hnsw))
+            }
+            GalleryIndex::Exact(_) => None,
+            // Half the threshold: a gallery hovering around it does not flip back and forth.
+            GalleryIndex::Hnsw(_) if live <= config.exact_max_templates / 2 => {
+                Some(Upkeep::Build(IndexKind::Exact))
+            }
+            GalleryIndex::Hnsw(hnsw)
+                if hnsw.tombstones() as f64
+                    > config.rebuild_tombstone_fraction as f64 * hnsw.held() as f64 =>
+            {
+                Some(Upkeep::Build(IndexKind::Hnsw))
+            }
+            GalleryIndex::Hnsw(_) => {
+                let undumped = gallery.undumped.lock();
+                let due = undumped.changes >= config.checkpoint_after_changes
+                    || undumped
+                        .since
+                        .is_some_and(|since| since.elapsed() >= config.checkpoint_after);
+                due.then_some(Upkeep::Checkpoint)
+            }
+        }
+    }
+
+    /// Dumps every HNSW index with changes its dump lacks.
+    pub(crate) fn checkpoint_all(&self) -> Result<(), GalleryError> {
+        let galleries: Vec<Arc<Gallery>> = self
+            .galleries
+            .read()
+            .values()
+            .flat_map(|by_name| by_name.values().cloned())
+            .collect();
+        for gallery in galleries {
+            if gallery.undumped.lock().changes > 0 {
+                self.checkpoint_gallery(&gallery)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The thread that runs [`EngineCore::run_maintenance`] periodically; stopped and joined on drop.
+pub(crate) struct MaintenanceWorker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MaintenanceWorker {
+    pub(crate) fn start(core: Arc<EngineCore>, interval: Duration) -> Result<Self, GalleryError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("faceserve-index-upkeep".into())
+            .spawn(move || {
+                loop {
+                    // Errors are logged per gallery; the next round tries again.
+                    let _ = core.run_maintenance();
+                    match stopped.recv_timeout(interval) {
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        _ => break,
+                    }
+                }
+            })
+            .map_err(|e| {
+                GalleryError::Storage(format!("cannot start the index upkeep thread: {e}"))
+            })?;
+        Ok(MaintenanceWorker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for MaintenanceWorker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What the server asks of the engine: enrol, search, read, list and delete.
+
+use std::sync::atomic::Ordering;
+
+use rusqlite::TransactionBehavior;
+use uuid::Uuid;
+
+use super::gallery::{Gallery, IndexChange};
+use super::{EngineCore, dump, now_ms};
+use crate::embedding::validate_embedding;
+use crate::store::templates;
+use crate::{GalleryError, Hit, NewTemplate, TemplateRecord, page_token};
+
+impl EngineCore {
+    pub(crate) fn add(&self, template: NewTemplate) -> Result<TemplateRecord, GalleryError> {
+        let embedding = validate_embedding(&template.embedding, self.config.dimension)?;
+        let record = TemplateRecord {
+            app: template.app,
+            gallery: template.gallery,
+            id: template.id.unwrap_or_else(Uuid::new_v4),
+            model: self.config.model.clone(),
+            embedding,
+            face: template.face,
+            created_at_ms: now_ms(),
+            metadata: template.metadata,
+        };
+
+        let mut writer = self.store.writer();
+        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = match templates::find_gallery(&tx, &record.app, &record.gallery)? {
+            Some(row) => row,
+            None => templates::create_gallery(
+                &tx,
+                &record.app,
+                &record.gallery,
+                &self.config.model,
+                self.config.dimension as u32,
+                record.created_at_ms,
+            )?,
+        };
+        let replaced = templates::find_seq(&tx, row.id, record.id)?;
+        if replaced.is_some() && !template.replace {
+            return Err(GalleryError::TemplateExists {
+                gallery: record.gallery,
+                id: record.id,
+            });
+        }
+        if let Some(old_seq) = replaced {
+            templates::delete_seq(&tx, old_seq)?;
+        }
+        let seq = templates::insert_template(&tx, row.id, &record)?;
+        tx.commit()?;
+
+        let gallery = match self.gallery(&record.app, &record.gallery) {
+            Ok(gallery) => gallery,
+            Err(_) => self.register(Gallery::new(row, self.new_empty_index())),
+        };
+        let mut changes = vec![IndexChange::Insert {
+            seq,
+            embedding: record.embedding.clone(),
+        }];
+        match replaced {
+            Some(old_seq) => changes.push(IndexChange::Remove { seq: old_seq }),
+            None => {
+                self.total_templates.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        gallery.apply_after_commit(writer, changes);
+        Ok(record)
+    }
+
+    pub(crate) fn search(
+        &self,
+        app: &str,
+        gallery: &str,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Hit>, GalleryError> {
+        if k == 0 {
+            return Err(GalleryError::InvalidArgument("k must be at least 1".into()));
+        }
+        let query = validate_embedding(query, self.config.dimension)?;
+        let gallery = self.gallery(app, gallery)?;
+        let scored = gallery.index.read().as_dyn().search(&query, k);
+        // The index may still hold a template whose deletion has just committed; the store has the last word.
+        self.store.read(|conn| {
+            let mut hits = Vec::with_capacity(scored.len());
+            for answer in scored {
+                if let Some(key) = templates::template_key(conn, gallery.row.id, answer.key)? {
+                    hits.push(Hit {
+                        id: key.id,
+                        similarity: answer.similarity,
+                        metadata: key.metadata,
+                    });
+                }
+            }
+            Ok(hits)
+        })
+    }
+
+    pub(crate) fn get(
+        &self,
+        app: &str,
+        gallery: &str,
+        id: Uuid,
+    ) -> Result<TemplateRecord, GalleryError> {
+        let gallery = self.gallery(app, gallery)?;
+        self.store
+            .read(|conn| templates::get_template(conn, &gallery.row, id))?
+            .ok_or_else(|| GalleryError::TemplateNotFound {
+                gallery: gallery.row.name.clone(),
+                id,
+            })
+    }
+
+    pub(crate) fn delete(&self, app: &str, gallery: &str, id: Uuid) -> Result<(), GalleryError> {
+        let writer = self.store.writer();
+        let gallery = self.gallery(app, gallery)?;
+        let seq = templates::find_seq(&writer, gallery.row.id, id)?.ok_or_else(|| {
+            GalleryError::TemplateNotFound {
+                gallery: gallery.row.name.clone(),
+                id,
+            }
+        })?;
+        templates::delete_seq(&writer, seq)?;
+        self.total_templates.fetch_sub(1, Ordering::Relaxed);
+        gallery.apply_after_commit(writer, vec![IndexChange::Remove { seq }]);
+        Ok(())
+    }
+
+    pub(crate) fn list(
+        &self,
+        app: &str,
+        gallery: &str,
+        page_token: Option<&str>,
+        page_size: usize,
+    ) -> Result<(Vec<TemplateRecord>, Option<String>), GalleryError> {
+        if page_size == 0 {
+            return Err(GalleryError::InvalidArgument(
+                "page size must be at least 1".into(),
+            ));
+        }
+        let gallery = self.gallery(app, gallery)?;
+        let after_seq = match page_token {
+            Some(token) if !token.is_empty() => page_token::decode(token, app, &gallery.row.name)?,
+            _ => 0,
+        };
+        let mut page = self.store.read(|conn| {
+            templates::templates_after(conn, &gallery.row, after_seq, page_size + 1)
+        })?;
+        let next = if page.len() > page_size {
+            page.truncate(page_size);
+            page.last()
+                .map(|(seq, _)| page_token::encode(app, &gallery.row.name, *seq))
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(_, record)| record).collect(), next))
+    }
+
+    pub(crate) fn delete_gallery(&self, app: &str, gallery: &str) -> Result<u64, GalleryError> {
+        let mut writer = self.store.writer();
+        let gallery = self.gallery(app, gallery)?;
+        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = templates::delete_gallery(&tx, gallery.row.id)?;
+        tx.commit()?;
+        gallery.deleted.store(true, Ordering::Release);
+        self.unregister(app, &gallery.row.name);
+        self.total_templates.fetch_sub(deleted, Ordering::Relaxed);
+        drop(writer);
+        dump::remove_dump(&dump::gallery_dir(&self.indexes_dir, gallery.row.id));
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,275 @@
+//! The engine with HNSW galleries: switching by size, tombstones and rebuilds, dumps, restarts and repairs.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{DIM, Rng, config, face_like, template};
+use faceserve_index::{EngineConfig, GalleryEngine, IndexOrigin, TemplateRecord};
+use uuid::Uuid;
+
+/// Galleries above 300 templates use HNSW.
+fn small_threshold(dir: &std::path::Path) -> EngineConfig {
+    let mut config = config(dir);
+    config.index.exact_max_templates = 300;
+    config.index.checkpoint_after_changes = 1;
+    config
+}
+
+fn open(dir: &std::path::Path) -> GalleryEngine {
+    GalleryEngine::open(small_threshold(dir)).unwrap()
+}
+
+fn enrol(engine: &GalleryEngine, gallery: &str, vectors: &[Vec<f32>]) -> Vec<TemplateRecord> {
+    vectors
+        .iter()
+        .map(|v| engine.add(template("", gallery, v.clone())).unwrap())
+        .collect()
+}
+
+fn ids(engine: &GalleryEngine, gallery: &str, query: &[f32], k: usize) -> Vec<Uuid> {
+    engine
+        .search("", gallery, query, k)
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+#[test]
+fn a_gallery_switches_to_hnsw_when_it_grows_and_back_when_it_shrinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let data = face_like(21, DIM, 400, 2);
+    let records = enrol(&engine, "g", &data.gallery);
+    assert_eq!(engine.stats("", "g").unwrap().index_kind, "exact");
+    let before: Vec<Vec<Uuid>> = data
+        .queries
+        .iter()
+        .take(50)
+        .map(|q| ids(&engine, "g", q, 1))
+        .collect();
+
+    engine.run_maintenance().unwrap();
+    assert_eq!(engine.stats("", "g").unwrap().index_kind, "hnsw");
+    assert!(engine.verify_index("", "g").unwrap().is_consistent());
+    let after: Vec<Vec<Uuid>> = data
+        .queries
+        .iter()
+        .take(50)
+        .map(|q| ids(&engine, "g", q, 1))
+        .collect();
+    assert_eq!(
+        before, after,
+        "the face-like gallery is easy: HNSW finds every exact top-1"
+    );
+
+    for record in &records[..700] {
+        engine.delete("", "g", record.id).unwrap();
+    }
+    let stats = engine.stats("", "g").unwrap();
+    assert_eq!((stats.template_count, stats.tombstones), (100, 700));
+    engine.run_maintenance().unwrap();
+    let stats = engine.stats("", "g").unwrap();
+    assert_eq!(
+        (stats.index_kind, stats.template_count, stats.tombstones),
+        ("exact", 100, 0)
+    );
+    assert!(
+        !dir.path().join("indexes").read_dir().unwrap().any(|_| true),
+        "an exact gallery keeps no dump"
+    );
+}
+
+#[test]
+fn deleted_templates_are_never_returned_also_after_rebuild_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = face_like(22, DIM, 500, 2);
+    let records = {
+        let engine = open(dir.path());
+        let records = enrol(&engine, "g", &data.gallery);
+        engine.run_maintenance().unwrap();
+        assert_eq!(engine.stats("", "g").unwrap().index_kind, "hnsw");
+        records
+    };
+    let deleted: Vec<&TemplateRecord> = records.iter().step_by(11).collect();
+    let kept: Vec<&TemplateRecord> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 11 != 0)
+        .map(|(_, r)| r)
+        .collect();
+    let deleted_ids: HashSet<Uuid> = deleted.iter().map(|r| r.id).collect();
+    let never_returned = |engine: &GalleryEngine, stage: &str| {
+        for record in &deleted {
+            let hits = ids(engine, "g", &record.embedding, 10);
+            assert_eq!(hits.len(), 10);
+            assert!(
+                hits.iter().all(|id| !deleted_ids.contains(id)),
+                "deleted template returned {stage}"
+            );
+        }
+        for record in kept.iter().step_by(13) {
+            assert_eq!(
+                ids(engine, "g", &record.embedding, 1),
+                vec![record.id],
+                "{stage}"
+            );
+        }
+    };
+
+    let engine = open(dir.path());
+    for record in &deleted {
+        engine.delete("", "g", record.id).unwrap();
+    }
+    assert_eq!(
+        engine.stats("", "g").unwrap().tombstones,
+        deleted.len() as u64
+    );
+    never_returned(&engine, "with tombstones");
+    engine.checkpoint().unwrap();
+    drop(engine);
+
+    let engine = open(dir.path());
+    assert_eq!(
+        engine.startup_report().galleries[0].origin,
+        IndexOrigin::Reloaded {
+            replayed_inserts: 0,
+            replayed_removals: 0
+        }
+    );
+    assert_eq!(
+        engine.stats("", "g").unwrap().tombstones,
+        deleted.len() as u64
+    );
+    never_returned(&engine, "after a restart");
+
+    engine.rebuild_index("", "g").unwrap();
+    let stats = engine.stats("", "g").unwrap();
+    assert_eq!((stats.index_kind, stats.tombstones), ("hnsw", 0));
+    never_returned(&engine, "after a rebuild");
+    drop(engine);
+    never_returned(&open(dir.path()), "after a rebuild and a restart");
+}
+
+#[test]
+fn a_restart_reloads_the_dump_and_answers_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = face_like(23, DIM, 400, 2);
+    let mut rng = Rng::new(24);
+    let queries: Vec<Vec<f32>> = (0..50)
+        .map(|_| rng.unit_vector(DIM))
+        .chain(data.queries.clone())
+        .collect();
+    let answers: Vec<Vec<Uuid>> = {
+        let engine = open(dir.path());
+        enrol(&engine, "g", &data.gallery);
+        engine.run_maintenance().unwrap();
+        queries.iter().map(|q| ids(&engine, "g", q, 10)).collect()
+    };
+    let engine = open(dir.path());
+    let report = engine.startup_report();
+    assert_eq!(
+        report.galleries[0].origin,
+        IndexOrigin::Reloaded {
+            replayed_inserts: 0,
+            replayed_removals: 0
+        }
+    );
+    assert_eq!(engine.stats("", "g").unwrap().index_kind, "hnsw");
+    let reloaded: Vec<Vec<Uuid>> = queries.iter().map(|q| ids(&engine, "g", q, 10)).collect();
+    assert_eq!(reloaded, answers);
+}
+
+#[test]
+fn a_dump_behind_the_store_is_repaired_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = face_like(25, DIM, 400, 2);
+    let (added_later, deleted_later) = {
+        let engine = open(dir.path());
+        let records = enrol(&engine, "g", &data.gallery[..700]);
+        engine.run_maintenance().unwrap();
+        // Changes after the last dump, then a "crash" (no checkpoint).
+        let added = enrol(&engine, "g", &data.gallery[700..]);
+        for record in &records[..40] {
+            engine.delete("", "g", record.id).unwrap();
+        }
+        (added, records[..40].to_vec())
+    };
+    let engine = open(dir.path());
+    assert_eq!(
+        engine.startup_report().galleries[0].origin,
+        IndexOrigin::Reloaded {
+            replayed_inserts: 100,
+            replayed_removals: 40
+        }
+    );
+    assert!(engine.verify_index("", "g").unwrap().is_consistent());
+    for record in &added_later {
+        assert_eq!(ids(&engine, "g", &record.embedding, 1), vec![record.id]);
+    }
+    for record in &deleted_later {
+        assert!(!ids(&engine, "g", &record.embedding, 5).contains(&record.id));
+    }
+    engine.run_maintenance().unwrap();
+    drop(engine);
+    let engine = open(dir.path());
+    assert_eq!(
+        engine.startup_report().galleries[0].origin,
+        IndexOrigin::Reloaded {
+            replayed_inserts: 0,
+            replayed_removals: 0
+        },
+        "the repaired index was dumped again"
+    );
+}
+
+#[test]
+fn a_broken_dump_falls_back_to_exact_search_until_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = face_like(26, DIM, 200, 2);
+    let records = {
+        let engine = open(dir.path());
+        let records = enrol(&engine, "g", &data.gallery);
+        engine.run_maintenance().unwrap();
+        records
+    };
+    for entry in std::fs::read_dir(dir.path().join("indexes/gallery-1")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".hnsw.graph") {
+            std::fs::write(&path, b"truncated").unwrap();
+        }
+    }
+    let engine = open(dir.path());
+    assert!(matches!(
+        engine.startup_report().galleries[0].origin,
+        IndexOrigin::AwaitingBuild { .. }
+    ));
+    assert_eq!(engine.stats("", "g").unwrap().index_kind, "exact");
+    assert_eq!(
+        ids(&engine, "g", &records[5].embedding, 1),
+        vec![records[5].id]
+    );
+    engine.run_maintenance().unwrap();
+    assert_eq!(engine.stats("", "g").unwrap().index_kind, "hnsw");
+    assert_eq!(
+        ids(&engine, "g", &records[5].embedding, 1),
+        vec![records[5].id]
+    );
+    drop(engine);
+    assert!(matches!(
+        open(dir.path()).startup_report().galleries[0].origin,
+        IndexOrigin::Reloaded { .. }
+    ));
+}
+
+#[test]
+fn deleting_a_gallery_removes_its_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    enrol(&engine, "g", &face_like(27, DIM, 200, 2).gallery);
+    engine.run_maintenance().unwrap();
+    assert!(dir.path().join("indexes/gallery-1/manifest.json").exists());
+    assert_eq!(engine.delete_gallery("", "g").unwrap(), 400);
+    assert!(!dir.path().join("indexes/gallery-1").exists());
+}

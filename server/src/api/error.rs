@@ -1,0 +1,154 @@
+//! One error type for every API surface: an engine code (the spec's where one exists) and its info text. gRPC and
+//! HTTP each map it once, so the same failure reads the same everywhere.
+
+use faceserve_index::GalleryError;
+use faceserve_proto::v1::{ErrorCode, ErrorDetail};
+use faceserve_vision::decode::DecodeError;
+use faceserve_vision::pipeline::PipelineError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub info: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, info: impl Into<String>) -> Self {
+        Self {
+            code,
+            info: info.into(),
+        }
+    }
+
+    pub fn invalid(info: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, info)
+    }
+
+    pub fn internal(info: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, info)
+    }
+
+    pub fn not_available(info: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotAvailable, info)
+    }
+
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail::new(self.code, self.info.clone())
+    }
+
+    /// The gRPC status code for this engine code.
+    pub fn grpc_code(&self) -> tonic::Code {
+        use ErrorCode as E;
+        match self.code {
+            E::TemplateNotFound | E::GalleryNotFound => tonic::Code::NotFound,
+            E::TemplateExists => tonic::Code::AlreadyExists,
+            E::NotAvailable | E::TemplateModelMismatch => tonic::Code::FailedPrecondition,
+            E::Overloaded => tonic::Code::ResourceExhausted,
+            E::Cancelled => tonic::Code::DeadlineExceeded,
+            E::Skipped => tonic::Code::Aborted,
+            E::Unauthenticated => tonic::Code::Unauthenticated,
+            E::Internal | E::Unspecified => tonic::Code::Internal,
+            E::PhotoEmpty
+            | E::WrongMimeType
+            | E::PhotoZeroBytes
+            | E::CanNotDecode
+            | E::NoFace
+            | E::MoreThanOneFace
+            | E::FaceTooSmall
+            | E::ImageTooLarge
+            | E::TooManyPixels
+            | E::InvalidRawImage
+            | E::InvalidArgument => tonic::Code::InvalidArgument,
+        }
+    }
+
+    pub fn to_status(&self) -> tonic::Status {
+        faceserve_proto::status_with_detail(self.grpc_code(), self.detail())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (code {})", self.info, self.code as i32)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for tonic::Status {
+    fn from(e: ApiError) -> Self {
+        e.to_status()
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        use ErrorCode as E;
+        let code = match &e {
+            DecodeError::Missing => E::PhotoEmpty,
+            DecodeError::ZeroBytes => E::PhotoZeroBytes,
+            DecodeError::WrongMimeType => E::WrongMimeType,
+            DecodeError::Undecodable(_) => E::CanNotDecode,
+            DecodeError::TooManyBytes { .. } => E::ImageTooLarge,
+            DecodeError::TooManyPixels { .. } => E::TooManyPixels,
+            DecodeError::InvalidRaw(_) => E::InvalidRawImage,
+        };
+        // The spec's texts are kept word for word for its codes; details follow in the gRPC message only.
+        let info = match code {
+            E::PhotoEmpty => "photo should not be empty".to_string(),
+            E::PhotoZeroBytes => "photo size is 0 bytes".to_string(),
+            E::WrongMimeType => "wrong mime-type in input data".to_string(),
+            E::CanNotDecode => {
+                "can not decode image, check it is valid jpeg or png file".to_string()
+            }
+            _ => e.to_string(),
+        };
+        Self::new(code, info)
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        use faceserve_batcher::BatchError;
+        match e {
+            PipelineError::Decode(d) => d.into(),
+            PipelineError::NoFace => Self::new(ErrorCode::NoFace, "can not detect face"),
+            PipelineError::MoreThanOneFace { .. } => Self::new(
+                ErrorCode::MoreThanOneFace,
+                "more than one face detected on photo",
+            ),
+            PipelineError::FaceTooSmall { .. } => Self::new(
+                ErrorCode::FaceTooSmall,
+                "can not extract features from sample, probably it is too small",
+            ),
+            PipelineError::Batch(BatchError::QueueFull { model, capacity }) => Self::new(
+                ErrorCode::Overloaded,
+                format!(
+                    "server overloaded: the {model} queue is full ({capacity} requests waiting); retry later"
+                ),
+            ),
+            PipelineError::Batch(BatchError::DeadlineExceeded) => Self::new(
+                ErrorCode::Cancelled,
+                "the request's deadline passed before it could run",
+            ),
+            PipelineError::Batch(other) => Self::internal(format!("inference failed: {other}")),
+            PipelineError::Internal(message) => Self::internal(message),
+        }
+    }
+}
+
+impl From<GalleryError> for ApiError {
+    fn from(e: GalleryError) -> Self {
+        let code = match &e {
+            GalleryError::TemplateNotFound { .. } => ErrorCode::TemplateNotFound,
+            GalleryError::TemplateExists { .. } => ErrorCode::TemplateExists,
+            GalleryError::GalleryNotFound { .. } => ErrorCode::GalleryNotFound,
+            GalleryError::ModelMismatch { .. } | GalleryError::DimensionMismatch { .. } => {
+                ErrorCode::TemplateModelMismatch
+            }
+            GalleryError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            GalleryError::Storage(_) => ErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
+    }
+}

