@@ -2,9 +2,13 @@
 //! one line of `key=value` pairs.
 
 mod calibrate;
+mod ceiling;
 mod embed;
 mod index_bench;
+mod load;
+mod metrics_text;
 mod npy;
+mod photos;
 mod pipeline;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +33,10 @@ enum Command {
     /// 1:N search at scale: the HNSW index's build rate, memory, dump/reload, recall and latency on face-like or
     /// isotropic vectors (compare with bench/python/index_compare.py).
     Index(index_bench::IndexArgs),
+    /// Closed-loop load on a running server: frames/s, faces/s, latency percentiles, batch sizes.
+    Load(load::LoadArgs),
+    /// The models alone in a tight in-process loop: the ceiling for `load`.
+    Ceiling(ceiling::CeilingArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +53,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Embed(args) => runtime.block_on(embed::run(args)),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Load(args) => runtime.block_on(load::run(args)),
+        Command::Ceiling(args) => ceiling::run(args),
         Command::Index(args) => index_bench::run(args),
     }
 }

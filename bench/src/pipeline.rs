@@ -27,7 +27,15 @@ pub struct ModelArgs {
     pub detector_max_batch: usize,
 }
 
-pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
+/// The ONNX Runtime environment and the verified model files the arguments name.
+pub struct Models {
+    pub runtime: Runtime,
+    pub detector: PathBuf,
+    pub detector_kind: DetectorKind,
+    pub recognizer: PathBuf,
+}
+
+pub fn fetch(args: &ModelArgs) -> anyhow::Result<Models> {
     let fetch = FetchOptions {
         models_dir: args.models_dir.clone(),
         mirror: FetchOptions::default_mirror(),
@@ -39,6 +47,16 @@ pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
         intra_threads: 0,
         spin: false,
     })?;
+    Ok(Models {
+        runtime,
+        detector: ensure_model(&fetch, &args.detector)?,
+        detector_kind: DetectorKind::of_model(&args.detector).map_err(anyhow::Error::msg)?,
+        recognizer: ensure_model(&fetch, &args.recognizer)?,
+    })
+}
+
+pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
+    let models = fetch(args)?;
     let queue = |max_batch_size| BatcherConfig {
         max_batch_size,
         max_queue_delay: Duration::ZERO,
@@ -48,14 +66,14 @@ pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
     };
     let config = PipelineConfig {
         detector: DetectorConfig {
-            model: ensure_model(&fetch, &args.detector)?,
-            kind: DetectorKind::of_model(&args.detector).map_err(anyhow::Error::msg)?,
+            model: models.detector,
+            kind: models.detector_kind,
             params: DetectorParams::default(),
             input_size: 640,
             batcher: queue(args.detector_max_batch),
         },
         recognizer: RecognizerConfig {
-            model: ensure_model(&fetch, &args.recognizer)?,
+            model: models.recognizer,
             name: args.recognizer.clone(),
             batcher: queue(args.recognizer_max_batch),
         },
@@ -66,7 +84,7 @@ pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
         min_face_size: 0.0,
     };
     Ok(FacePipeline::start(
-        &runtime,
+        &models.runtime,
         &config,
         std::sync::Arc::new(NoopObserver),
     )?)
