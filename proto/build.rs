@@ -6,7 +6,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: build scripts are single-threaded; prost-build reads PROTOC from the environment.
     unsafe { std::env::set_var("PROTOC", protoc) };
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    let files = ["faceserve/v1/common.proto", "faceserve/v1/face.proto"];
+    let files = [
+        "faceserve/v1/common.proto",
+        "faceserve/v1/face.proto",
+        "faceserve/v1/estimate.proto",
+    ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("faceserve_descriptor.bin"))
         .compile_protos(&files, &["."])?;

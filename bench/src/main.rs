@@ -1,13 +1,16 @@
 //! faceserve-bench: benchmarks and measurement tools for faceserve. Each subcommand prints its figures and ends with
 //! one line of `key=value` pairs.
 
+mod attributes;
 mod calibrate;
 mod ceiling;
 mod embed;
+mod identify;
 mod index_bench;
 mod load;
 mod metrics_text;
 mod npy;
+mod pairs;
 mod photos;
 mod pipeline;
 
@@ -37,6 +40,12 @@ enum Command {
     Load(load::LoadArgs),
     /// The models alone in a tight in-process loop: the ceiling for `load`.
     Ceiling(ceiling::CeilingArgs),
+    /// 1:1 verification accuracy of a running server on an LFW pairs file: accuracy, TAR at FAR, ROC.
+    Pairs(pairs::PairsArgs),
+    /// 1:N identification on a running server: rank-1/rank-5 rates, FNIR at FPIR 1e-2.
+    Identify(identify::IdentifyArgs),
+    /// The Image API estimators of a running server on the labelled testdata sets (age, gender, emotion, ...).
+    Attributes(attributes::AttributesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +65,8 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => runtime.block_on(load::run(args)),
         Command::Ceiling(args) => ceiling::run(args),
         Command::Index(args) => index_bench::run(args),
+        Command::Pairs(args) => runtime.block_on(pairs::run(args)),
+        Command::Identify(args) => runtime.block_on(identify::run(args)),
+        Command::Attributes(args) => runtime.block_on(attributes::run(args)),
     }
 }

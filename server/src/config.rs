@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub grpc_addr: SocketAddr,
+    /// HTTP listener of the specs' JSON APIs (`/api/v1.0/*`, the Image API); off when unset.
+    pub http_addr: Option<SocketAddr>,
     pub metrics_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub models_dir: PathBuf,
@@ -28,6 +30,10 @@ pub struct Settings {
     pub matching: MatchingSettings,
     pub streams: StreamSettings,
     pub limits: LimitSettings,
+    pub auth: crate::auth::AuthSettings,
+    pub tls: crate::tls::TlsSettings,
+    /// The Image API's estimator models.
+    pub estimators: crate::api::EstimatorSettings,
 }
 
 /// Input limits, checked on the encoded size and the image header before any pixel is decoded.
@@ -133,6 +139,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             grpc_addr: ([127, 0, 0, 1], 50051).into(),
+            http_addr: None,
             metrics_addr: ([127, 0, 0, 1], 9464).into(),
             data_dir: "data".into(),
             models_dir: "models".into(),
@@ -150,6 +157,9 @@ impl Default for Settings {
             matching: MatchingSettings::default(),
             streams: StreamSettings::default(),
             limits: LimitSettings::default(),
+            auth: crate::auth::AuthSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
+            estimators: crate::api::EstimatorSettings::default(),
         }
     }
 }
@@ -240,6 +250,21 @@ pub struct Overrides {
     /// gRPC listen address [default: 127.0.0.1:50051]
     #[arg(long, env = "FACESERVE_GRPC_ADDR")]
     pub grpc_addr: Option<SocketAddr>,
+    /// HTTP listen address of the specs' JSON APIs, e.g. 127.0.0.1:8080 [default: off]
+    #[arg(long, env = "FACESERVE_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Require APP-ID / APP-KEY credentials on every API call (keys: `faceserve apps create`).
+    #[arg(long, env = "FACESERVE_AUTH")]
+    pub auth: bool,
+    /// Allow serving the API on a non-loopback address without --auth.
+    #[arg(long, env = "FACESERVE_INSECURE")]
+    pub insecure: bool,
+    /// PEM certificate chain: TLS on the gRPC and HTTP listeners (with --tls-key)
+    #[arg(long, env = "FACESERVE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, env = "FACESERVE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Prometheus /metrics listen address [default: 127.0.0.1:9464]
     #[arg(long, env = "FACESERVE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -311,6 +336,8 @@ pub struct Overrides {
     /// Largest photo in pixels [default: 10000000, the spec's 10 megapixels]
     #[arg(long, env = "FACESERVE_MAX_IMAGE_PIXELS")]
     pub max_image_pixels: Option<u64>,
+    #[command(flatten)]
+    pub estimators: crate::api::EstimatorOverrides,
 }
 
 impl Overrides {
@@ -333,6 +360,21 @@ impl Overrides {
         }
         set(&mut s.grpc_addr, &self.grpc_addr);
         set(&mut s.metrics_addr, &self.metrics_addr);
+        if self.http_addr.is_some() {
+            s.http_addr = self.http_addr;
+        }
+        if self.auth {
+            s.auth.enabled = true;
+        }
+        if self.insecure {
+            s.auth.insecure = true;
+        }
+        if self.tls_cert.is_some() {
+            s.tls.cert = self.tls_cert.clone();
+        }
+        if self.tls_key.is_some() {
+            s.tls.key = self.tls_key.clone();
+        }
         set(&mut s.data_dir, &self.data_dir);
         set(&mut s.models_dir, &self.models_dir);
         if self.models_mirror.is_some() {
@@ -373,6 +415,7 @@ impl Overrides {
         set(&mut s.streams.max_in_flight, &self.stream_max_in_flight);
         set(&mut s.limits.max_image_bytes, &self.max_image_bytes);
         set(&mut s.limits.max_image_pixels, &self.max_image_pixels);
+        self.estimators.apply(&mut s.estimators);
         s.validate()?;
         Ok(s)
     }
@@ -380,6 +423,7 @@ impl Overrides {
 
 impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
+        self.estimators.validate()?;
         for (name, q) in [
             ("detector", &self.detector.queue()),
             ("recognizer", &self.recognizer),

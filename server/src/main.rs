@@ -2,11 +2,14 @@
 //! models on first run; `faceserve fetch-models` only fetches them.
 
 mod api;
+mod apps;
 mod auth;
 mod config;
 mod grpc;
+mod http;
 mod metrics;
 mod startup;
+mod tls;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +34,8 @@ enum Command {
     FetchModels(Overrides),
     /// Print the effective settings as TOML, then exit.
     Config(Overrides),
+    /// Manage the applications allowed to call the server and their keys (works while a server runs).
+    Apps(apps::cli::AppsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +50,7 @@ fn main() -> std::process::ExitCode {
             startup::fetch_models(&s).map(|_| ())
         }),
         Command::Config(o) => o.resolve().map(|s| print!("{}", s.to_toml())),
+        Command::Apps(command) => apps::cli::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -27,6 +27,7 @@ pub struct Metrics {
     rejected: IntCounterVec,
     dropped: IntCounterVec,
     skipped_frames: IntCounter,
+    auth_failures: IntCounterVec,
     templates: IntGauge,
     /// Reads the gallery size when metrics are scraped, so no write path has to remember to update it.
     template_count: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
@@ -147,6 +148,11 @@ impl Metrics {
                     .expect("unique metric");
                 g
             },
+            auth_failures: counter(
+                "faceserve_auth_failures_total",
+                "Calls refused for missing or wrong APP-ID / APP-KEY credentials, by surface (grpc, http) and reason",
+                &["surface", "reason"],
+            ),
             template_count: OnceLock::new(),
             registry,
         }
@@ -160,6 +166,12 @@ impl Metrics {
         self.request_seconds
             .with_label_values(&[rpc])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn auth_failed(&self, surface: &str, reason: &str) {
+        self.auth_failures
+            .with_label_values(&[surface, reason])
+            .inc();
     }
 
     pub fn frame_skipped(&self) {

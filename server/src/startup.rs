@@ -14,7 +14,7 @@ use faceserve_vision::models::{self as fetch, FetchOptions};
 use faceserve_vision::pipeline::{DetectorConfig, FacePipeline, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 
-use crate::api::{Api, Checks, Matching};
+use crate::api::{Api, EstimatorModels, Matching};
 use crate::config::{ModelQueueSettings, ProviderKind, Settings};
 use crate::grpc::{self, GrpcOptions, streams::StreamLimits};
 use crate::metrics::Metrics;
@@ -71,6 +71,10 @@ fn batcher_config(q: &ModelQueueSettings) -> BatcherConfig {
 pub fn serve(s: Settings) -> anyhow::Result<()> {
     let started = Instant::now();
     tracing::info!("effective settings:\n{}", s.to_toml());
+    // Refusals that need no model come first, so a misconfigured deployment fails in milliseconds.
+    let api_listeners: Vec<_> = std::iter::once(s.grpc_addr).chain(s.http_addr).collect();
+    s.auth.check_exposure(&api_listeners)?;
+    let tls = crate::tls::load(&s.tls)?.map(Arc::new);
     let files = fetch_models(&s)?;
     let provider = match s.runtime.execution_provider {
         ProviderKind::Cpu => ExecutionProvider::Cpu,
@@ -88,6 +92,14 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
         spin: s.runtime.spin,
     })?;
     let metrics = Arc::new(Metrics::new());
+    let auth = match s.auth.enabled {
+        true => Some(Arc::new(crate::auth::Authenticator::open(
+            &s.data_dir,
+            &s.auth,
+            metrics.clone(),
+        )?)),
+        false => None,
+    };
     let pipeline_config = PipelineConfig {
         detector: DetectorConfig {
             model: files.detector,
@@ -128,6 +140,12 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
     if calibration.is_none() {
         tracing::warn!(recognizer = %s.recognizer.model, "no calibration table: scores and far thresholds are off");
     }
+    let estimators = Arc::new(EstimatorModels::prepare(
+        &s.estimators,
+        &fetch_options(&s),
+        &runtime,
+        metrics.clone(),
+    )?);
     let api = Arc::new(Api {
         pipeline,
         galleries,
@@ -135,7 +153,7 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
             default_threshold: s.matching.threshold,
             calibration,
         },
-        checks: Checks::default(),
+        estimators,
     });
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -159,6 +177,8 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
                 max_in_flight: s.streams.max_in_flight,
                 read_ahead: s.streams.read_ahead,
             },
+            auth: auth.clone(),
+            tls: tls.clone(),
         };
         // The first signal starts a graceful stop; after the grace period the server exits even with requests
         // still running, so a stuck client cannot hold a deployment's rollout forever.
@@ -167,10 +187,34 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
             shutdown_signal().await;
             let _ = stopping_tx.send(true);
         });
+        let http = s.http_addr.map(|addr| {
+            let mut stop_http = stopping.clone();
+            crate::http::serve(
+                crate::http::HttpOptions {
+                    addr,
+                    body_limit: crate::http::HttpOptions::body_limit_for(s.limits.max_image_bytes),
+                },
+                crate::http::HttpState {
+                    api: api.clone(),
+                    metrics: metrics.clone(),
+                    auth: auth.clone(),
+                },
+                tls.clone(),
+                async move {
+                    let _ = stop_http.wait_for(|stop| *stop).await;
+                },
+            )
+        });
         let mut stop_serving = stopping.clone();
-        let serve = grpc::serve(options, api, metrics, async move {
+        let grpc = grpc::serve(options, api, metrics, async move {
             let _ = stop_serving.wait_for(|stop| *stop).await;
         });
+        let serve = async move {
+            match http {
+                Some(http) => tokio::try_join!(grpc, http).map(|_| ()),
+                None => grpc.await,
+            }
+        };
         let mut grace_over = stopping;
         let grace = s.shutdown_grace_secs;
         tokio::select! {

@@ -52,3 +52,30 @@ async fn sigterm_stops_the_server_cleanly() {
     let status = server.terminate().await;
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn asking_for_a_gpu_without_one_is_a_start_up_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faceserve"))
+        .args([
+            "serve",
+            "--execution-provider",
+            "cuda",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--models-dir")
+        .arg(common::workspace_root().join("models"))
+        .arg("--data-dir")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // This test binary is built without the `cuda` feature; with it, the missing provider library is named instead.
+    assert!(
+        stderr.contains("--features cuda") || stderr.contains("libonnxruntime_providers_cuda.so"),
+        "{stderr}"
+    );
+}

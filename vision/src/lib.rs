@@ -6,6 +6,7 @@ pub mod align;
 pub mod calibration;
 pub mod decode;
 pub mod detect;
+pub mod estimate;
 pub mod models;
 pub mod pipeline;
 pub mod recognize;

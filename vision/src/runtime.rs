@@ -86,6 +86,7 @@ impl Runtime {
             });
         }
         check_provider_compiled(config.provider)?;
+        check_provider_library(&config)?;
         let builder = ort::init_from(&config.library).map_err(|e| RuntimeError::Library {
             path: config.library.clone(),
             message: e.to_string(),
@@ -156,6 +157,32 @@ fn check_provider_compiled(provider: ExecutionProvider) -> Result<(), RuntimeErr
             Err(missing("tensorrt"))
         }
         _ => Ok(()),
+    }
+}
+
+/// GPU providers are separate libraries next to `libonnxruntime.so`; the CPU wheel has none. Saying which file is
+/// missing beats ONNX Runtime's dlopen message.
+fn check_provider_library(config: &RuntimeConfig) -> Result<(), RuntimeError> {
+    let needed: &[&str] = match config.provider {
+        ExecutionProvider::Cpu => return Ok(()),
+        ExecutionProvider::Cuda { .. } => &["libonnxruntime_providers_cuda.so"],
+        ExecutionProvider::TensorRt { .. } => &[
+            "libonnxruntime_providers_cuda.so",
+            "libonnxruntime_providers_tensorrt.so",
+        ],
+    };
+    let dir = config.library.parent().unwrap_or(Path::new("."));
+    match needed.iter().find(|file| !dir.join(file).is_file()) {
+        None => Ok(()),
+        Some(missing) => Err(RuntimeError::Provider {
+            provider: config.provider,
+            message: format!(
+                "{missing} is not next to {}: the CPU build of ONNX Runtime has no GPU providers; use the libraries \
+                 of the PyPI wheel onnxruntime-gpu==1.31.1 (with CUDA 13 and, for TensorRT, TensorRT 10 installed) \
+                 and point --ort-library at its libonnxruntime.so.1.31.1",
+                dir.display()
+            ),
+        }),
     }
 }
 

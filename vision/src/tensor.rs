@@ -130,6 +130,21 @@ pub fn fill_hwc(img: &RgbImage, norm: &PixelNorm, out: &mut [f32]) {
     }
 }
 
+/// Writes `img` as one grey channel, `(sum(weights * rgb) / 255 - mean) / std`, for models trained on grey faces
+/// (FER2013). The weights are the model's own (e.g. MATLAB's rgb2gray 0.2989, 0.587, 0.114).
+pub fn fill_grey(img: &RgbImage, weights: [f32; 3], mean: f32, std: f32, out: &mut [f32]) {
+    assert_eq!(
+        out.len(),
+        (img.width() * img.height()) as usize,
+        "tensor slice has the wrong size"
+    );
+    for (dst, px) in out.iter_mut().zip(img.pixels()) {
+        let [r, g, b] = px.0.map(f32::from);
+        let grey = (weights[0] * r + weights[1] * g + weights[2] * b) / 255.0;
+        *dst = (grey - mean) / std;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +167,14 @@ mod tests {
         let out = resize_region(&img, (-10.0, 0.0, 20.0, 10.0), 20, 10);
         assert_eq!(out.get_pixel(2, 5).0, [0, 0, 0]);
         assert_eq!(out.get_pixel(15, 5).0, [200, 200, 200]);
+    }
+
+    #[test]
+    fn grey_fill_weights_the_channels() {
+        let img = RgbImage::from_pixel(2, 1, image::Rgb([255, 0, 0]));
+        let mut out = [0.0f32; 2];
+        fill_grey(&img, [0.25, 0.5, 0.25], 0.5, 0.5, &mut out);
+        assert_eq!(out, [-0.5, -0.5]);
     }
 
     #[test]

@@ -4,8 +4,9 @@ use faceserve_index::NewTemplate;
 use faceserve_index::embedding::validate_embedding;
 use faceserve_index::simd::dot;
 use faceserve_proto::v1 as pb;
-use faceserve_vision::pipeline::{EmbeddedFace, FacePolicy};
+use faceserve_vision::pipeline::FacePolicy;
 
+use super::checks::AnalysisOptions;
 use super::convert::{self, gallery_name};
 use super::{Api, ApiError, blocking};
 
@@ -21,7 +22,16 @@ impl Api {
             .pipeline
             .embed_one_face(convert::owned_image(req.image)?, policy)
             .await?;
-        let analysis = self.analysis(&face, req.check_liveness, req.check_deepfake);
+        let analysis = self
+            .face_analysis(
+                &face,
+                AnalysisOptions {
+                    liveness: req.check_liveness,
+                    deepfake: req.check_deepfake,
+                    quality: req.include_quality,
+                },
+            )
+            .await?;
         let template = NewTemplate {
             app: app.to_string(),
             gallery: gallery.clone(),
@@ -64,7 +74,16 @@ impl Api {
             .pipeline
             .embed_one_face(convert::owned_image(req.image)?, policy)
             .await?;
-        let analysis = self.analysis(&face, req.check_liveness, req.check_deepfake);
+        let analysis = self
+            .face_analysis(
+                &face,
+                AnalysisOptions {
+                    liveness: req.check_liveness,
+                    deepfake: req.check_deepfake,
+                    quality: req.include_quality,
+                },
+            )
+            .await?;
         let galleries = self.galleries.clone();
         let (app_owned, gallery_owned, query) =
             (app.to_string(), gallery.clone(), face.embedding.vector);
@@ -148,7 +167,9 @@ impl Api {
                     .pipeline
                     .embed_one_face(convert::owned_image(Some(image))?, policy)
                     .await?;
-                let analysis = self.analysis(&face, false, false);
+                let analysis = self
+                    .face_analysis(&face, AnalysisOptions::default())
+                    .await?;
                 Ok((face.embedding.vector, Some(analysis)))
             }
             Some(Source::TemplateId(id)) => {
@@ -178,19 +199,5 @@ impl Api {
             &template.embedding,
             self.pipeline.dimension(),
         )?)
-    }
-
-    fn analysis(&self, face: &EmbeddedFace, liveness: bool, deepfake: bool) -> pb::FaceAnalysis {
-        pb::FaceAnalysis {
-            face: Some(convert::face(
-                &face.face,
-                face.image.width(),
-                face.image.height(),
-            )),
-            liveness: self.checks.liveness(liveness),
-            deepfake: self.checks.deepfake(deepfake),
-            embedding_norm: face.embedding.raw_norm,
-            quality: None,
-        }
     }
 }

@@ -5,17 +5,25 @@ mod analyze;
 mod checks;
 pub mod convert;
 mod error;
+mod estimate;
+mod estimate_convert;
+pub mod estimate_models;
+mod estimate_request;
+pub mod estimate_settings;
+mod estimate_slots;
 mod faces;
 mod galleries;
 mod matching;
+mod quality;
 
 use std::sync::Arc;
 
 use faceserve_index::GalleryEngine;
 use faceserve_vision::pipeline::FacePipeline;
 
-pub use checks::Checks;
 pub use error::ApiError;
+pub use estimate_models::EstimatorModels;
+pub use estimate_settings::{EstimatorOverrides, EstimatorSettings};
 pub use matching::Matching;
 
 /// Everything the operations need, shared by all handlers.
@@ -23,7 +31,8 @@ pub struct Api {
     pub pipeline: Arc<FacePipeline>,
     pub galleries: Arc<GalleryEngine>,
     pub matching: Matching,
-    pub checks: Checks,
+    /// The Image API's estimator models (also behind Add's liveness, deepfake and quality checks).
+    pub estimators: Arc<EstimatorModels>,
 }
 
 /// Runs a synchronous engine call (SQLite, index search) on the blocking pool.

@@ -1,17 +1,23 @@
 //! The gRPC server: faceserve's services plus the standard health and reflection services (so `grpcurl` works
 //! without the .proto files), assembled in one place.
 
+mod estimate_service;
 mod face_service;
 pub mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use faceserve_proto::v1::estimate_service_server::EstimateServiceServer;
 use faceserve_proto::v1::face_service_server::FaceServiceServer;
 use tonic::transport::Server;
 
 use crate::api::Api;
+use crate::auth::Authenticator;
+use crate::auth::grpc::GrpcAuthLayer;
 use crate::metrics::Metrics;
+use crate::tls::TlsIdentity;
+pub use estimate_service::EstimateHandlers;
 pub use face_service::FaceHandlers;
 
 /// Largest request message: a raw 10-megapixel RGB frame is 30 MB, and requests under this size that break the
@@ -21,6 +27,10 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 pub struct GrpcOptions {
     pub addr: SocketAddr,
     pub stream_limits: streams::StreamLimits,
+    /// `None`: authentication off.
+    pub auth: Option<Arc<Authenticator>>,
+    /// `None`: plaintext.
+    pub tls: Option<Arc<TlsIdentity>>,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting calls and waits for the ones in flight.
@@ -34,6 +44,9 @@ pub async fn serve(
     health
         .set_serving::<FaceServiceServer<FaceHandlers>>()
         .await;
+    health
+        .set_serving::<EstimateServiceServer<EstimateHandlers>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(faceserve_proto::v1::FILE_DESCRIPTOR_SET)
@@ -42,6 +55,13 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     // grpcurl releases before 1.8.8 only speak the v1alpha reflection protocol.
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    let estimate = EstimateServiceServer::new(EstimateHandlers {
+        api: api.clone(),
+        metrics: metrics.clone(),
+        stream_limits: options.stream_limits,
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let face = FaceServiceServer::new(FaceHandlers {
         api,
         metrics,
@@ -50,12 +70,18 @@ pub async fn serve(
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
-    tracing::info!(addr = %options.addr, "gRPC listening");
-    Server::builder()
+    tracing::info!(addr = %options.addr, tls = options.tls.is_some(), "gRPC listening");
+    let mut builder = Server::builder();
+    if let Some(identity) = &options.tls {
+        builder = builder.tls_config(identity.grpc())?;
+    }
+    builder
+        .layer(GrpcAuthLayer::new(options.auth))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(face)
+        .add_service(estimate)
         .serve_with_shutdown(options.addr, shutdown)
         .await?;
     Ok(())

@@ -135,7 +135,8 @@ pub struct Detector {
 
 impl Detector {
     /// Opens `model`. `input_size` is used when the graph leaves the spatial size free; `max_batch` when it leaves the
-    /// batch free (a graph that fixes batch = 1, like the SCRFD-2.5G export, runs one image at a time).
+    /// batch free (a graph that fixes batch = 1 runs one image at a time; the fetch step serves the SCRFD-2.5G export
+    /// with a symbolic batch).
     pub fn load(
         runtime: &Runtime,
         model: &Path,

