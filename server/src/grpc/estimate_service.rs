@@ -8,19 +8,15 @@ use faceserve_proto::v1 as pb;
 use faceserve_proto::v1::estimate_service_server::EstimateService;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::streams::{self, ResponseStream, Skipping};
-use crate::api::{Api, ApiError};
+use super::per_request::{self, record};
+use super::streams::{self, ResponseStream};
+use crate::api::Api;
 use crate::metrics::Metrics;
 
 pub struct EstimateHandlers {
     pub api: Arc<Api>,
     pub metrics: Arc<Metrics>,
     pub stream_limits: streams::StreamLimits,
-}
-
-fn record(metrics: &Metrics, rpc: &str, started: Instant, error: Option<&ApiError>) {
-    let (code, engine) = error.map_or((tonic::Code::Ok, 0), |e| (e.grpc_code(), e.code as i32));
-    metrics.request_done(rpc, code, engine, started.elapsed());
 }
 
 #[tonic::async_trait]
@@ -41,26 +37,15 @@ impl EstimateService for EstimateHandlers {
         &self,
         request: Request<Streaming<pb::EstimateStreamRequest>>,
     ) -> Result<Response<Self::EstimateStreamStream>, Status> {
-        let (api, metrics) = (self.api.clone(), self.metrics.clone());
-        let answers = streams::ordered(
+        let api = self.api.clone();
+        let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,
-            Skipping::Never,
-            move |item| {
-                let (api, metrics) = (api.clone(), metrics.clone());
-                async move {
-                    use pb::estimate_stream_response::Result as R;
-                    let started = Instant::now();
-                    let result = match item.request {
-                        Some(req) => api.estimate(req).await,
-                        None => Err(streams::missing_request()),
-                    };
-                    record(&metrics, "EstimateStream", started, result.as_ref().err());
-                    pb::EstimateStreamResponse {
-                        request_id: item.request_id,
-                        result: Some(result.map_or_else(|e| R::Error(e.detail()), R::Ok)),
-                    }
-                }
+            self.metrics.clone(),
+            "EstimateStream",
+            move |req| {
+                let api = api.clone();
+                async move { api.estimate(req).await }
             },
         );
         Ok(Response::new(answers))

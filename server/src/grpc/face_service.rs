@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status, Streaming};
 
+use super::per_request::{self, record};
 use super::streams::{self, ResponseStream, Skipping};
 use crate::api::{Api, ApiError};
 use crate::auth::caller_app;
@@ -41,11 +42,6 @@ impl FaceHandlers {
 }
 
 /// Records one finished request (or stream item) in the metrics.
-fn record(metrics: &Metrics, rpc: &str, started: Instant, error: Option<&ApiError>) {
-    let (code, engine) = error.map_or((tonic::Code::Ok, 0), |e| (e.grpc_code(), e.code as i32));
-    metrics.request_done(rpc, code, engine, started.elapsed());
-}
-
 #[tonic::async_trait]
 impl FaceService for FaceHandlers {
     async fn add(&self, request: Request<pb::AddRequest>) -> Reply<pb::AddResponse> {
@@ -135,30 +131,15 @@ impl FaceService for FaceHandlers {
         &self,
         request: Request<Streaming<pb::AddStreamRequest>>,
     ) -> Reply<Self::AddStreamStream> {
-        let (app, api, metrics) = (
-            caller_app(&request)?,
-            self.api.clone(),
-            self.metrics.clone(),
-        );
-        let answers = streams::ordered(
+        let (app, api) = (caller_app(&request)?, self.api.clone());
+        let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,
-            Skipping::Never,
-            move |item| {
-                let (api, app, metrics) = (api.clone(), app.clone(), metrics.clone());
-                async move {
-                    use pb::add_stream_response::Result as R;
-                    let started = Instant::now();
-                    let result = match item.request {
-                        Some(req) => api.add(&app, req).await,
-                        None => Err(streams::missing_request()),
-                    };
-                    record(&metrics, "AddStream", started, result.as_ref().err());
-                    pb::AddStreamResponse {
-                        request_id: item.request_id,
-                        result: Some(result.map_or_else(|e| R::Error(e.detail()), R::Ok)),
-                    }
-                }
+            self.metrics.clone(),
+            "AddStream",
+            move |req| {
+                let (api, app) = (api.clone(), app.clone());
+                async move { api.add(&app, req).await }
             },
         );
         Ok(Response::new(answers))
@@ -170,30 +151,15 @@ impl FaceService for FaceHandlers {
         &self,
         request: Request<Streaming<pb::IdentifyStreamRequest>>,
     ) -> Reply<Self::IdentifyStreamStream> {
-        let (app, api, metrics) = (
-            caller_app(&request)?,
-            self.api.clone(),
-            self.metrics.clone(),
-        );
-        let answers = streams::ordered(
+        let (app, api) = (caller_app(&request)?, self.api.clone());
+        let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,
-            Skipping::Never,
-            move |item| {
-                let (api, app, metrics) = (api.clone(), app.clone(), metrics.clone());
-                async move {
-                    use pb::identify_stream_response::Result as R;
-                    let started = Instant::now();
-                    let result = match item.request {
-                        Some(req) => api.identify(&app, req).await,
-                        None => Err(streams::missing_request()),
-                    };
-                    record(&metrics, "IdentifyStream", started, result.as_ref().err());
-                    pb::IdentifyStreamResponse {
-                        request_id: item.request_id,
-                        result: Some(result.map_or_else(|e| R::Error(e.detail()), R::Ok)),
-                    }
-                }
+            self.metrics.clone(),
+            "IdentifyStream",
+            move |req| {
+                let (api, app) = (api.clone(), app.clone());
+                async move { api.identify(&app, req).await }
             },
         );
         Ok(Response::new(answers))

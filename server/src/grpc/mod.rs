@@ -3,6 +3,7 @@
 
 mod estimate_service;
 mod face_service;
+mod per_request;
 pub mod streams;
 
 use std::net::SocketAddr;
