@@ -213,10 +213,8 @@ async fn latest_frame_wins_skips_waiting_frames_but_never_the_newest() {
             assert_eq!(a.faces.len(), 3, "frame {i}");
         }
     }
-    assert!(
-        !answers[0].skipped && !answers[29].skipped,
-        "the first and the newest frame run"
-    );
+    // The first frame may be skipped too: all 30 can arrive before it takes its slot.
+    assert!(!answers[29].skipped, "the newest frame always runs");
     let skipped = answers.iter().filter(|a| a.skipped).count();
     assert!(
         skipped > 0,
