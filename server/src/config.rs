@@ -30,6 +30,7 @@ pub struct Settings {
     pub matching: MatchingSettings,
     pub streams: StreamSettings,
     pub limits: LimitSettings,
+    pub index: IndexSettings,
     pub auth: crate::auth::AuthSettings,
     pub tls: crate::tls::TlsSettings,
     /// The Image API's estimator models.
@@ -157,6 +158,7 @@ impl Default for Settings {
             matching: MatchingSettings::default(),
             streams: StreamSettings::default(),
             limits: LimitSettings::default(),
+            index: IndexSettings::default(),
             auth: crate::auth::AuthSettings::default(),
             tls: crate::tls::TlsSettings::default(),
             estimators: crate::api::EstimatorSettings::default(),
@@ -225,6 +227,52 @@ impl Default for MatchingSettings {
             threshold: DEFAULT_THRESHOLD,
             min_face_size: 32.0,
         }
+    }
+}
+
+/// How galleries are searched. M and ef_construction shape graphs built from now on (a dump keeps the graph it
+/// was built with until its next rebuild); ef_search applies to every gallery at start-up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Galleries up to this size are scanned exactly; larger ones are searched with HNSW.
+    pub exact_max_templates: usize,
+    /// HNSW links per node (M).
+    pub hnsw_m: usize,
+    pub hnsw_ef_construction: usize,
+    /// HNSW candidates per search, all re-ranked exactly.
+    pub hnsw_ef_search: usize,
+    /// Share of deleted entries past which an HNSW index is rebuilt in the background.
+    pub rebuild_tombstone_fraction: f32,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        let engine = faceserve_index::IndexConfig::default();
+        Self {
+            exact_max_templates: engine.exact_max_templates,
+            hnsw_m: engine.hnsw.max_connections,
+            hnsw_ef_construction: engine.hnsw.ef_construction,
+            hnsw_ef_search: engine.hnsw.ef_search,
+            rebuild_tombstone_fraction: engine.rebuild_tombstone_fraction,
+        }
+    }
+}
+
+impl IndexSettings {
+    /// The engine's index configuration: these settings over its defaults.
+    pub fn engine_config(&self) -> faceserve_index::IndexConfig {
+        let mut config = faceserve_index::IndexConfig {
+            exact_max_templates: self.exact_max_templates,
+            rebuild_tombstone_fraction: self.rebuild_tombstone_fraction,
+            ..Default::default()
+        };
+        config.hnsw = faceserve_index::HnswParams {
+            max_connections: self.hnsw_m,
+            ef_construction: self.hnsw_ef_construction,
+            ef_search: self.hnsw_ef_search,
+        };
+        config
     }
 }
 
@@ -336,6 +384,18 @@ pub struct Overrides {
     /// Largest photo in pixels [default: 10000000, the spec's 10 megapixels]
     #[arg(long, env = "FACESERVE_MAX_IMAGE_PIXELS")]
     pub max_image_pixels: Option<u64>,
+    /// Galleries up to this size are scanned exactly, larger ones use HNSW [default: 20000]
+    #[arg(long, env = "FACESERVE_INDEX_EXACT_MAX_TEMPLATES")]
+    pub index_exact_max_templates: Option<usize>,
+    /// HNSW links per node, for graphs built from now on [default: 16; 32 for ~1M templates]
+    #[arg(long, env = "FACESERVE_HNSW_M")]
+    pub hnsw_m: Option<usize>,
+    /// HNSW candidate list while inserting [default: 200]
+    #[arg(long, env = "FACESERVE_HNSW_EF_CONSTRUCTION")]
+    pub hnsw_ef_construction: Option<usize>,
+    /// HNSW candidates per search, re-ranked exactly [default: 128; 256 for ~1M templates]
+    #[arg(long, env = "FACESERVE_HNSW_EF_SEARCH")]
+    pub hnsw_ef_search: Option<usize>,
     #[command(flatten)]
     pub estimators: crate::api::EstimatorOverrides,
 }
@@ -415,6 +475,14 @@ impl Overrides {
         set(&mut s.streams.max_in_flight, &self.stream_max_in_flight);
         set(&mut s.limits.max_image_bytes, &self.max_image_bytes);
         set(&mut s.limits.max_image_pixels, &self.max_image_pixels);
+        let index = &mut s.index;
+        set(
+            &mut index.exact_max_templates,
+            &self.index_exact_max_templates,
+        );
+        set(&mut index.hnsw_m, &self.hnsw_m);
+        set(&mut index.hnsw_ef_construction, &self.hnsw_ef_construction);
+        set(&mut index.hnsw_ef_search, &self.hnsw_ef_search);
         self.estimators.apply(&mut s.estimators);
         s.validate()?;
         Ok(s)
@@ -442,6 +510,20 @@ impl Settings {
         anyhow::ensure!(
             self.streams.max_in_flight >= 1,
             "streams.max_in_flight must be at least 1"
+        );
+        let index = &self.index;
+        // hnsw_rs ends the process on more than 256 links per node.
+        anyhow::ensure!(
+            (2..=256).contains(&index.hnsw_m),
+            "index.hnsw_m must be 2..=256"
+        );
+        anyhow::ensure!(
+            index.hnsw_ef_construction >= 1 && index.hnsw_ef_search >= 1,
+            "index.hnsw_ef_construction and index.hnsw_ef_search must be at least 1"
+        );
+        anyhow::ensure!(
+            index.rebuild_tombstone_fraction > 0.0 && index.rebuild_tombstone_fraction <= 1.0,
+            "index.rebuild_tombstone_fraction must be in (0, 1]"
         );
         Ok(())
     }
@@ -497,5 +579,35 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(err.to_string().contains("threshold"), "{err}");
+        let err = Overrides {
+            hnsw_m: Some(300),
+            ..Overrides::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("hnsw_m"), "{err}");
+    }
+
+    #[test]
+    fn index_settings_reach_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faceserve.toml");
+        std::fs::write(&path, "[index]\nhnsw_m = 32\nexact_max_templates = 5000\n").unwrap();
+        let s = Overrides {
+            config: Some(path),
+            hnsw_ef_search: Some(256),
+            ..Overrides::default()
+        }
+        .resolve()
+        .unwrap();
+        let engine = s.index.engine_config();
+        assert_eq!(engine.exact_max_templates, 5000);
+        assert_eq!(engine.hnsw.max_connections, 32);
+        assert_eq!(engine.hnsw.ef_search, 256);
+        assert_eq!(engine.hnsw.ef_construction, 200);
+        assert_eq!(
+            Settings::default().index.engine_config().hnsw,
+            faceserve_index::HnswParams::default()
+        );
     }
 }

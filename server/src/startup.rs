@@ -129,11 +129,14 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
         &pipeline_config,
         metrics.clone(),
     )?);
-    let galleries = Arc::new(GalleryEngine::open(EngineConfig::new(
-        s.data_dir.clone(),
-        s.recognizer.model.clone(),
-        pipeline.dimension(),
-    ))?);
+    let galleries = Arc::new(GalleryEngine::open(EngineConfig {
+        index: s.index.engine_config(),
+        ..EngineConfig::new(
+            s.data_dir.clone(),
+            s.recognizer.model.clone(),
+            pipeline.dimension(),
+        )
+    })?);
     let counted = galleries.clone();
     metrics.count_templates_with(move || counted.total_templates());
     let calibration = Calibration::bundled(&s.recognizer.model).map(Arc::new);
