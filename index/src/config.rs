@@ -60,6 +60,29 @@ impl Default for IndexConfig {
     }
 }
 
+impl IndexConfig {
+    /// Why these settings can not be used, if they can not.
+    pub fn check(&self) -> Result<(), String> {
+        let hnsw = &self.hnsw;
+        // hnsw_rs ends the process on more than 256 links per node; refuse such settings instead.
+        if !(2..=256).contains(&hnsw.max_connections)
+            || hnsw.ef_construction == 0
+            || hnsw.ef_search == 0
+        {
+            return Err(format!(
+                "HNSW parameters out of range (M 2..=256, ef_construction and ef_search >= 1): {hnsw:?}"
+            ));
+        }
+        if !(self.rebuild_tombstone_fraction > 0.0 && self.rebuild_tombstone_fraction <= 1.0) {
+            return Err(format!(
+                "rebuild_tombstone_fraction must be in (0, 1], not {}",
+                self.rebuild_tombstone_fraction
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// HNSW graph parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HnswParams {

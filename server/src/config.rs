@@ -262,17 +262,16 @@ impl Default for IndexSettings {
 impl IndexSettings {
     /// The engine's index configuration: these settings over its defaults.
     pub fn engine_config(&self) -> faceserve_index::IndexConfig {
-        let mut config = faceserve_index::IndexConfig {
+        faceserve_index::IndexConfig {
             exact_max_templates: self.exact_max_templates,
+            hnsw: faceserve_index::HnswParams {
+                max_connections: self.hnsw_m,
+                ef_construction: self.hnsw_ef_construction,
+                ef_search: self.hnsw_ef_search,
+            },
             rebuild_tombstone_fraction: self.rebuild_tombstone_fraction,
             ..Default::default()
-        };
-        config.hnsw = faceserve_index::HnswParams {
-            max_connections: self.hnsw_m,
-            ef_construction: self.hnsw_ef_construction,
-            ef_search: self.hnsw_ef_search,
-        };
-        config
+        }
     }
 }
 
@@ -511,20 +510,12 @@ impl Settings {
             self.streams.max_in_flight >= 1,
             "streams.max_in_flight must be at least 1"
         );
-        let index = &self.index;
-        // hnsw_rs ends the process on more than 256 links per node.
-        anyhow::ensure!(
-            (2..=256).contains(&index.hnsw_m),
-            "index.hnsw_m must be 2..=256"
-        );
-        anyhow::ensure!(
-            index.hnsw_ef_construction >= 1 && index.hnsw_ef_search >= 1,
-            "index.hnsw_ef_construction and index.hnsw_ef_search must be at least 1"
-        );
-        anyhow::ensure!(
-            index.rebuild_tombstone_fraction > 0.0 && index.rebuild_tombstone_fraction <= 1.0,
-            "index.rebuild_tombstone_fraction must be in (0, 1]"
-        );
+        self.index
+            .engine_config()
+            .check()
+            .map_err(|e| {
+                anyhow::anyhow!("[index] hnsw_m, hnsw_ef_construction, hnsw_ef_search, rebuild_tombstone_fraction: {e}")
+            })?;
         Ok(())
     }
 

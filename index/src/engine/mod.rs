@@ -191,16 +191,10 @@ impl EngineCore {
                 "the engine needs a recognizer name and a non-zero embedding dimension".into(),
             ));
         }
-        let hnsw = config.index.hnsw;
-        // hnsw_rs ends the process on more than 256 links per node; refuse such settings instead.
-        if !(2..=256).contains(&hnsw.max_connections)
-            || hnsw.ef_construction == 0
-            || hnsw.ef_search == 0
-        {
-            return Err(GalleryError::InvalidArgument(format!(
-                "HNSW parameters out of range (M 2..=256, ef_construction and ef_search >= 1): {hnsw:?}"
-            )));
-        }
+        config
+            .index
+            .check()
+            .map_err(GalleryError::InvalidArgument)?;
         let indexes_dir = config.data_dir.join(INDEXES_DIR);
         std::fs::create_dir_all(&indexes_dir).map_err(|e| {
             GalleryError::Storage(format!(
