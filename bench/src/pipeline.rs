@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use faceserve_batcher::{BatcherConfig, NoopObserver};
+use faceserve_models::{FetchOptions, ensure_model, ensure_onnxruntime};
 use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::{DetectorKind, DetectorParams};
-use faceserve_vision::models::{FetchOptions, ensure_model, ensure_onnxruntime};
 use faceserve_vision::pipeline::{DetectorConfig, FacePipeline, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 

@@ -9,7 +9,7 @@ use hnsw_rs::prelude::{AnnT, DistDot, Hnsw, HnswIo};
 
 use crate::HnswParams;
 use crate::simd::DotKernel;
-use crate::vector_index::{IndexKind, Scored, TopK, VectorIndex};
+use crate::vector_index::{IndexFileError, IndexKind, SavedFiles, Scored, TopK, VectorIndex};
 
 /// Vectors are stored scaled by this. `DistDot` asserts that a dot product never exceeds 1, which float
 /// rounding over hundreds of terms can break for two unit vectors (by up to ~3e-5 with the scalar kernel);
@@ -18,11 +18,9 @@ const STORED_SCALE: f32 = 1.0 - 1e-4;
 
 /// hnsw_rs's maximum number of layers.
 const MAX_LAYERS: usize = 16;
-
-/// A dump or reload of the graph failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct IndexFileError(pub String);
+/// Suffixes of the files hnsw_rs writes for a basename, and of the tombstone list saved beside them.
+const GRAPH_SUFFIXES: [&str; 2] = [".hnsw.graph", ".hnsw.data"];
+const TOMBSTONES_SUFFIX: &str = ".tombstones";
 
 pub struct HnswIndex {
     graph: Hnsw<'static, f32, DistDot>,
@@ -72,30 +70,8 @@ impl HnswIndex {
         )
     }
 
-    /// Keys in the graph, deleted ones included.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     pub fn tombstone_keys(&self) -> Vec<u64> {
         self.tombstones.iter().copied().collect()
-    }
-
-    /// Inserts many vectors at once, in parallel on the current rayon pool (run it inside
-    /// `ThreadPool::install` to choose the threads). Keys already held are skipped.
-    pub fn insert_batch(&mut self, items: &[(u64, &[f32])]) {
-        let mut scaled: Vec<(u64, Vec<f32>)> = Vec::with_capacity(items.len());
-        for (key, vector) in items {
-            if !self.held.contains(key) {
-                scaled.push((*key, self.stored_form(vector)));
-                self.held.insert(*key);
-            }
-        }
-        let batch: Vec<(&[f32], usize)> = scaled
-            .iter()
-            .map(|(key, v)| (v.as_slice(), *key as usize))
-            .collect();
-        self.graph.parallel_insert_slice(&batch);
     }
 
     /// The `k` best answers with a candidate list of `ef` (at least `k`), re-ranked exactly.
@@ -133,7 +109,7 @@ impl HnswIndex {
 
     /// Writes `<basename>.hnsw.graph` and `<basename>.hnsw.data` into `dir` and returns the basename used:
     /// hnsw_rs picks another one rather than overwrite files a mapped reload may still use.
-    pub fn dump(&self, dir: &Path, basename: &str) -> Result<String, IndexFileError> {
+    fn write_graph(&self, dir: &Path, basename: &str) -> Result<String, IndexFileError> {
         if self.held.is_empty() {
             return Err(IndexFileError("an empty graph has nothing to dump".into()));
         }
@@ -151,14 +127,14 @@ impl HnswIndex {
         }
     }
 
-    /// Reloads a dump written by [`Self::dump`], with the given keys deleted.
-    pub fn load(
+    /// Restores an index saved by [`VectorIndex::persist`].
+    pub fn restore(
         dir: &Path,
         basename: &str,
         dimension: usize,
         ef_search: usize,
-        tombstones: impl IntoIterator<Item = u64>,
     ) -> Result<Self, IndexFileError> {
+        let tombstones = read_keys(&dir.join(format!("{basename}{TOMBSTONES_SUFFIX}")))?;
         // hnsw_rs asserts (panics) on some malformed files.
         let mut graph = match catch_unwind(|| reload(dir, basename)) {
             Ok(Ok(graph)) => graph,
@@ -200,6 +176,39 @@ impl HnswIndex {
         assert_eq!(vector.len(), self.dimension, "vector dimension");
         vector.iter().map(|x| x * STORED_SCALE).collect()
     }
+}
+
+/// Writes `keys` as little-endian u64 values and syncs the file.
+fn write_keys(path: &Path, keys: &[u64]) -> Result<(), IndexFileError> {
+    use std::io::Write;
+    let bytes: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+    std::fs::File::create(path)
+        .and_then(|mut file| {
+            file.write_all(&bytes)?;
+            file.sync_all()
+        })
+        .map_err(|e| IndexFileError(format!("writing {}: {e}", path.display())))
+}
+
+fn read_keys(path: &Path) -> Result<Vec<u64>, IndexFileError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| IndexFileError(format!("reading {}: {e}", path.display())))?;
+    if !bytes.len().is_multiple_of(8) {
+        return Err(IndexFileError(format!(
+            "{} is not a list of u64 keys",
+            path.display()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect())
+}
+
+fn sync(path: &Path) -> Result<(), IndexFileError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| IndexFileError(format!("syncing {}: {e}", path.display())))
 }
 
 fn reload(dir: &Path, basename: &str) -> Result<Hnsw<'static, f32, DistDot>, String> {
@@ -253,5 +262,44 @@ impl VectorIndex for HnswIndex {
 
     fn keys(&self) -> Vec<u64> {
         self.held.difference(&self.tombstones).copied().collect()
+    }
+
+    fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Inserts in parallel on the current rayon pool.
+    fn insert_batch(&mut self, items: &[(u64, &[f32])]) {
+        let mut scaled: Vec<(u64, Vec<f32>)> = Vec::with_capacity(items.len());
+        for (key, vector) in items {
+            if !self.held.contains(key) {
+                scaled.push((*key, self.stored_form(vector)));
+                self.held.insert(*key);
+            }
+        }
+        let batch: Vec<(&[f32], usize)> = scaled
+            .iter()
+            .map(|(key, v)| (v.as_slice(), *key as usize))
+            .collect();
+        self.graph.parallel_insert_slice(&batch);
+    }
+
+    fn persists(&self) -> bool {
+        true
+    }
+
+    fn persist(&self, dir: &Path, basename: &str) -> Result<SavedFiles, IndexFileError> {
+        let basename = self.write_graph(dir, basename)?;
+        let mut files: Vec<String> = GRAPH_SUFFIXES
+            .iter()
+            .map(|suffix| format!("{basename}{suffix}"))
+            .collect();
+        for file in &files {
+            sync(&dir.join(file))?;
+        }
+        let tombstones = format!("{basename}{TOMBSTONES_SUFFIX}");
+        write_keys(&dir.join(&tombstones), &self.tombstone_keys())?;
+        files.push(tombstones);
+        Ok(SavedFiles { basename, files })
     }
 }

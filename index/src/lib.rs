@@ -1,23 +1,28 @@
-//! faceserve-index: galleries of face templates and 1:N search over them. It owns the durable template store
-//! (SQLite), one in-memory index per gallery (an exact SIMD scan for small galleries, HNSW with exact re-ranking
-//! for large ones), tombstones, rebuilds and index persistence. It knows embeddings, not images.
+//! faceserve-index: galleries of face templates and 1:N search over them. It owns the template store seam
+//! ([`TemplateStore`], SQLite by default), one in-memory index per gallery (an exact SIMD scan for small galleries,
+//! an approximate engine with exact re-ranking for large ones, each a [`VectorIndex`] that saves and restores
+//! itself), tombstones, rebuilds and the upkeep that keeps indexes in step with the store. It knows embeddings,
+//! not images.
 
 mod config;
 pub mod embedding;
 mod engine;
+pub mod engines;
 mod error;
 pub mod exact;
 pub mod hnsw;
 mod page_token;
 pub mod simd;
-mod store;
+pub mod store;
 mod types;
 pub mod vector_index;
 
 pub use config::{EngineConfig, HnswParams, IndexConfig};
 pub use engine::{
     GalleryEngine, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin, STORE_FILE, StartupReport,
+    open_sqlite,
 };
 pub use error::GalleryError;
+pub use store::{AppStore, TemplateStore};
 pub use types::{FaceGeometry, GalleryStats, Hit, NewTemplate, TemplateRecord};
-pub use vector_index::{IndexKind, Scored, VectorIndex};
+pub use vector_index::{IndexFileError, IndexKind, SavedFiles, Scored, VectorIndex};

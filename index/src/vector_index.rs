@@ -1,7 +1,8 @@
-//! The search interface every index implements, and the top-k selection they share.
+//! The search interface every index implements, its persistence, and the top-k selection they share.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::path::Path;
 
 /// How a gallery is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +20,26 @@ impl IndexKind {
             IndexKind::Hnsw => "hnsw",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [IndexKind::Exact, IndexKind::Hnsw]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
 }
+
+/// The files one save of an index wrote: `basename` is what a restore is given (an engine may pick another one than
+/// it was asked for), `files` every file name in the folder that belongs to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedFiles {
+    pub basename: String,
+    pub files: Vec<String>,
+}
+
+/// Writing or reading an index's files failed, or they do not hold a usable index.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct IndexFileError(pub String);
 
 /// A search answer: the key a vector was inserted under and its cosine similarity to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,7 +48,8 @@ pub struct Scored {
     pub similarity: f32,
 }
 
-/// A set of unit vectors under u64 keys, searched by cosine similarity.
+/// A set of unit vectors under u64 keys, searched by cosine similarity, which can save itself to files and be
+/// restored from them (see [`crate::engines`] for the restore side).
 ///
 /// Implementations need `&mut self` to change and `&self` to search, so one `RwLock` around an index lets
 /// searches run in parallel while changes wait for them (the HNSW library cannot insert and search at once).
@@ -53,6 +74,30 @@ pub trait VectorIndex: Send + Sync {
     fn search(&self, query: &[f32], k: usize) -> Vec<Scored>;
     /// Every key a search can return, in no particular order.
     fn keys(&self) -> Vec<u64>;
+    /// Keys the index holds, removed ones included: what a rebuild would shed is `held - len`.
+    fn held(&self) -> usize {
+        self.len() + self.tombstones()
+    }
+    /// Adds many vectors; an index that can build in parallel does so on the current rayon pool (run it inside
+    /// `ThreadPool::install` to choose the threads). Keys already held are skipped.
+    fn insert_batch(&mut self, items: &[(u64, &[f32])]) {
+        for (key, vector) in items {
+            self.insert(*key, vector);
+        }
+    }
+    /// Whether saving this index is worth it: restoring its files is faster than building it from the store.
+    fn persists(&self) -> bool {
+        false
+    }
+    /// Writes the index, tombstones included, into new files of `dir` whose names start with `basename` (never
+    /// overwriting a file of an earlier save), each synced to disk. Searches may go on meanwhile; changes wait.
+    fn persist(&self, dir: &Path, basename: &str) -> Result<SavedFiles, IndexFileError> {
+        let _ = (dir, basename);
+        Err(IndexFileError(format!(
+            "the {} index is not saved; it is rebuilt from the store",
+            self.kind().as_str()
+        )))
+    }
 }
 
 /// Orders answers best first: higher similarity, then lower key.

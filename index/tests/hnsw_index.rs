@@ -90,16 +90,10 @@ fn a_reloaded_dump_gives_the_same_top_10() {
         hnsw.remove(key);
     }
     let dir = tempfile::tempdir().unwrap();
-    let basename = hnsw.dump(dir.path(), "dump").unwrap();
+    let saved = hnsw.persist(dir.path(), "dump").unwrap();
+    let basename = saved.basename;
     // hnsw_rs never overwrites a dump: a second one gets another basename.
-    let loaded = HnswIndex::load(
-        dir.path(),
-        &basename,
-        dim,
-        hnsw.ef_search(),
-        hnsw.tombstone_keys(),
-    )
-    .unwrap();
+    let loaded = HnswIndex::restore(dir.path(), &basename, dim, hnsw.ef_search()).unwrap();
     assert_eq!(
         (loaded.len(), loaded.tombstones()),
         (hnsw.len(), hnsw.tombstones())
@@ -114,12 +108,12 @@ fn a_reloaded_dump_gives_the_same_top_10() {
     {
         assert_eq!(loaded.search(q, 10), hnsw.search(q, 10));
     }
-    assert!(HnswIndex::load(dir.path(), &basename, dim + 1, 64, []).is_err());
-    assert!(HnswIndex::load(dir.path(), "absent", dim, 64, []).is_err());
+    assert!(HnswIndex::restore(dir.path(), &basename, dim + 1, 64).is_err());
+    assert!(HnswIndex::restore(dir.path(), "absent", dim, 64).is_err());
     std::fs::write(
         dir.path().join(format!("{basename}.hnsw.graph")),
         b"garbage",
     )
     .unwrap();
-    assert!(HnswIndex::load(dir.path(), &basename, dim, 64, []).is_err());
+    assert!(HnswIndex::restore(dir.path(), &basename, dim, 64).is_err());
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use faceserve_batcher::BatcherConfig;
 use faceserve_index::{EngineConfig, GalleryEngine};
+use faceserve_models::{self as fetch, FetchOptions};
 use faceserve_vision::calibration::Calibration;
 use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::{DetectorKind, DetectorParams};
-use faceserve_vision::models::{self as fetch, FetchOptions};
 use faceserve_vision::pipeline::{DetectorConfig, FacePipeline, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 

@@ -1,5 +1,5 @@
 //! faceserve-vision: everything between image bytes and model numbers — decoding with limits and EXIF orientation,
-//! letterboxing, 5-point face alignment, each model's pre- and post-processing, and the model manifest and fetch step.
+//! letterboxing, 5-point face alignment, each model's pre- and post-processing, the estimators and the quality scoring.
 //! It knows nothing about gRPC.
 
 pub mod align;
@@ -7,7 +7,6 @@ pub mod calibration;
 pub mod decode;
 pub mod detect;
 pub mod estimate;
-pub mod models;
 pub mod pipeline;
 pub mod recognize;
 pub mod runtime;

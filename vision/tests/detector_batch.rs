@@ -5,12 +5,12 @@
 mod support;
 
 use faceserve_batcher::Model;
+use faceserve_models::{FetchOptions, Manifest, ensure_model};
 use faceserve_vision::decode::{DecodeLimits, ImageInput, decode_image};
 use faceserve_vision::detect::{
     Detection, Detector, DetectorInput, DetectorKind, DetectorParams, letterbox_scale,
     prepare_input,
 };
-use faceserve_vision::models::{FetchOptions, Manifest, ensure_model};
 use image::RgbImage;
 use support::{fetch_options, model, photo, runtime};
 
@@ -113,10 +113,7 @@ fn the_patched_copy_is_derived_from_the_verified_original_and_again_when_damaged
         mirror: Some(fetch_options().models_dir),
         allow_network: false,
     };
-    let sha256 = |path: &std::path::Path| {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
-    };
+    let sha256 = |path: &std::path::Path| faceserve_models::sha256_file(path).unwrap();
 
     let path = ensure_model(&opts, DETECTOR).unwrap();
     assert_eq!(path, models.path().join(&patch.file));

@@ -77,17 +77,15 @@ pub fn measure_hnsw(
 
     std::fs::create_dir_all(work_dir)?;
     let started = Instant::now();
-    let basename = index.dump(work_dir, "bench")?;
+    let saved = index.persist(work_dir, "bench")?;
     let dump_s = started.elapsed().as_secs_f64();
-    let dump_bytes = ["graph", "data"]
+    let dump_bytes = saved
+        .files
         .iter()
-        .map(|ext| {
-            std::fs::metadata(work_dir.join(format!("{basename}.hnsw.{ext}")))
-                .map_or(0, |m| m.len())
-        })
+        .map(|file| std::fs::metadata(work_dir.join(file)).map_or(0, |m| m.len()))
         .sum();
     let started = Instant::now();
-    let reloaded = HnswIndex::load(work_dir, &basename, dataset.dim, params.ef_search, [])?;
+    let reloaded = HnswIndex::restore(work_dir, &saved.basename, dataset.dim, params.ef_search)?;
     let load_s = started.elapsed().as_secs_f64();
     anyhow::ensure!(
         reloaded.len() == n,
@@ -95,8 +93,8 @@ pub fn measure_hnsw(
         reloaded.len()
     );
     drop(reloaded);
-    for ext in ["graph", "data"] {
-        let _ = std::fs::remove_file(work_dir.join(format!("{basename}.hnsw.{ext}")));
+    for file in &saved.files {
+        let _ = std::fs::remove_file(work_dir.join(file));
     }
 
     let rows = efs

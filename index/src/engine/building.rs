@@ -4,16 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::Connection;
-
 use super::EngineCore;
 use super::dump;
 use super::gallery::{Gallery, GalleryIndex, IndexChange, apply_to};
-use crate::GalleryError;
-use crate::exact::ExactIndex;
-use crate::hnsw::HnswIndex;
-use crate::store::templates;
-use crate::vector_index::{IndexKind, VectorIndex};
+use crate::store::ReadTransaction;
+use crate::vector_index::IndexKind;
+use crate::{GalleryError, engines};
 
 /// Vectors read from the store per parallel insert: enough to keep every build thread busy.
 const BUILD_BATCH: usize = 4096;
@@ -23,40 +19,27 @@ const FINAL_REPLAY: usize = 256;
 impl EngineCore {
     /// The index kind for a gallery of `templates`.
     pub(crate) fn kind_for(&self, templates: usize) -> IndexKind {
-        if templates > self.config.index.exact_max_templates {
-            IndexKind::Hnsw
-        } else {
-            IndexKind::Exact
-        }
+        engines::kind_for(&self.config.index, templates)
     }
 
-    /// Builds an index of `kind` from the gallery's vectors as `conn` sees them; None when the engine is shutting
-    /// down or the gallery was deleted meanwhile.
+    /// Builds an index of `kind` from the gallery's vectors as `snapshot` sees them; None when the engine is
+    /// shutting down or the gallery was deleted meanwhile.
     pub(crate) fn build_index(
         &self,
-        conn: &Connection,
+        snapshot: &dyn ReadTransaction,
         gallery: &Gallery,
         kind: IndexKind,
         expected: usize,
     ) -> Result<Option<GalleryIndex>, GalleryError> {
-        let dimension = self.config.dimension;
-        if kind == IndexKind::Exact {
-            let mut index = ExactIndex::with_capacity(dimension, expected);
-            templates::for_each_vector(conn, gallery.row.id, |stored| {
-                index.insert(stored.seq, &stored.embedding);
-                Ok(())
-            })?;
-            return Ok(Some(GalleryIndex::Exact(index)));
-        }
-
         let started = Instant::now();
-        let mut index = HnswIndex::new(dimension, self.config.index.hnsw, expected);
+        let mut index =
+            engines::new_index(kind, self.config.dimension, &self.config.index, expected);
         let mut after_seq = 0;
         loop {
             if self.is_shutting_down() || gallery.is_deleted() {
                 return Ok(None);
             }
-            let batch = templates::vectors_after(conn, gallery.row.id, after_seq, BUILD_BATCH)?;
+            let batch = snapshot.vectors_after(gallery.row.id, after_seq, BUILD_BATCH)?;
             let Some(last) = batch.last() else {
                 break;
             };
@@ -66,17 +49,20 @@ impl EngineCore {
                 .map(|s| (s.seq, s.embedding.as_slice()))
                 .collect();
             self.build_pool.install(|| index.insert_batch(&items));
-            if index.held() % (BUILD_BATCH * 25) < BUILD_BATCH {
-                tracing::info!(gallery = %gallery.row.name, done = index.held(), of = expected, "building HNSW index");
+            if kind != IndexKind::Exact && index.held() % (BUILD_BATCH * 25) < BUILD_BATCH {
+                tracing::info!(gallery = %gallery.row.name, done = index.held(), of = expected, engine = kind.as_str(), "building index");
             }
         }
-        tracing::info!(
-            gallery = %gallery.row.name,
-            templates = index.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "built HNSW index"
-        );
-        Ok(Some(GalleryIndex::Hnsw(index)))
+        if kind != IndexKind::Exact {
+            tracing::info!(
+                gallery = %gallery.row.name,
+                engine = kind.as_str(),
+                templates = index.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "built index"
+            );
+        }
+        Ok(Some(index))
     }
 
     /// Builds a new index of `kind` for the gallery from the store and swaps it in; an HNSW index is then dumped.
@@ -86,26 +72,22 @@ impl EngineCore {
         kind: IndexKind,
     ) -> Result<(), GalleryError> {
         let _one_build = gallery.build.lock();
-        let conn = self.store.open_reader()?;
         let journal = Journal::start(gallery);
-        let expected = {
-            // With the writer and the apply order held, every committed change is in the index and none is in
-            // flight: the snapshot taken now is where the journal starts.
-            let _writer = self.store.writer();
+        let (snapshot, expected) = {
+            // With the write order and the apply order held, every committed change is in the index and none is
+            // in flight: the snapshot taken now is where the journal starts.
+            let _writing = self.write_order.lock();
             let _in_order = gallery.apply_order.lock();
             if gallery.is_deleted() {
                 return Ok(());
             }
             journal.open();
-            conn.execute_batch("BEGIN")?;
-            conn.query_row(
-                "SELECT count(*) FROM templates WHERE gallery_id = ?1",
-                [gallery.row.id],
-                |row| row.get::<_, i64>(0),
-            )? as usize
+            let snapshot = self.store.read()?;
+            let (count, _) = snapshot.gallery_extent(gallery.row.id)?;
+            (snapshot, count as usize)
         };
-        let built = self.build_index(&conn, gallery, kind, expected)?;
-        conn.execute_batch("COMMIT")?;
+        let built = self.build_index(&*snapshot, gallery, kind, expected)?;
+        drop(snapshot);
         let Some(mut index) = built else {
             return Ok(());
         };
@@ -113,7 +95,7 @@ impl EngineCore {
         loop {
             let changes = journal.drain();
             for change in &changes {
-                apply_to(index.as_dyn_mut(), change);
+                apply_to(index.as_mut(), change);
             }
             if changes.len() < FINAL_REPLAY {
                 break;
@@ -122,7 +104,7 @@ impl EngineCore {
         let replaced = {
             let _in_order = gallery.apply_order.lock();
             for change in &journal.drain() {
-                apply_to(index.as_dyn_mut(), change);
+                apply_to(index.as_mut(), change);
             }
             journal.close();
             *gallery.undumped.lock() = Default::default();
@@ -131,36 +113,31 @@ impl EngineCore {
         // Dropping a large graph takes a while; do it with no lock held.
         drop(replaced);
 
-        let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
-        match kind {
-            IndexKind::Hnsw => self.checkpoint_gallery(gallery).map(drop),
-            IndexKind::Exact => {
-                dump::remove_dump(&dir);
-                Ok(())
-            }
+        let saved = self.checkpoint_gallery(gallery)?;
+        if !saved {
+            dump::remove_dump(&dump::gallery_dir(&self.indexes_dir, gallery.row.id));
         }
+        Ok(())
     }
 
-    /// Dumps the gallery's HNSW index if it has changes its dump lacks; returns whether it dumped.
+    /// Saves the gallery's index, when its engine saves itself and it holds anything; returns whether it saved.
     pub(crate) fn checkpoint_gallery(&self, gallery: &Gallery) -> Result<bool, GalleryError> {
-        // Writes to this gallery wait for the dump (hnsw_rs cannot dump while inserting); searches go on.
+        // Writes to this gallery wait for the save (hnsw_rs cannot dump while inserting); searches go on.
         let index = gallery.index.read();
-        let GalleryIndex::Hnsw(hnsw) = &*index else {
-            return Ok(false);
-        };
-        if gallery.is_deleted() || hnsw.held() == 0 {
+        if !index.persists() || gallery.is_deleted() || index.held() == 0 {
             return Ok(false);
         }
         let started = Instant::now();
         let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
-        let manifest = dump::write_dump(&dir, gallery.row.id, &self.config.model, hnsw)?;
+        let manifest = dump::write_dump(&dir, gallery.row.id, &self.config.model, index.as_ref())?;
         *gallery.undumped.lock() = Default::default();
         tracing::info!(
             gallery = %gallery.row.name,
+            engine = manifest.engine,
             templates = manifest.template_count,
-            tombstones = manifest.tombstones.len(),
+            tombstones = index.tombstones(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "dumped HNSW index"
+            "saved index"
         );
         Ok(true)
     }

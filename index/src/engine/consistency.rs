@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use super::EngineCore;
 use crate::GalleryError;
-use crate::store::templates;
 
 /// How a gallery's index compares with the store at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,17 +25,20 @@ impl IndexCheck {
 
 impl EngineCore {
     pub(crate) fn verify_index(&self, app: &str, name: &str) -> Result<IndexCheck, GalleryError> {
-        // With the writer and the apply order held no change is in flight, so the two sides are comparable.
-        let writer = self.store.writer();
+        // With the write order and the apply order held no change is in flight, so the two sides are comparable.
+        let _writing = self.write_order.lock();
         let gallery = self.gallery(app, name)?;
         let _in_order = gallery.apply_order.lock();
-        let in_store: HashSet<u64> = templates::gallery_seqs(&writer, gallery.row.id)?
+        let in_store: HashSet<u64> = self
+            .store
+            .read()?
+            .gallery_seqs(gallery.row.id)?
             .into_iter()
             .collect();
         let index = gallery.index.read();
-        let in_index: HashSet<u64> = index.as_dyn().keys().into_iter().collect();
+        let in_index: HashSet<u64> = index.keys().into_iter().collect();
         Ok(IndexCheck {
-            index_kind: index.as_dyn().kind().as_str(),
+            index_kind: index.kind().as_str(),
             store_templates: in_store.len() as u64,
             index_templates: in_index.len() as u64,
             missing_from_index: in_store.difference(&in_index).count() as u64,

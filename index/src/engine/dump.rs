@@ -1,6 +1,7 @@
-//! HNSW dumps on disk: `indexes/gallery-<id>/` holds the hnsw_rs files and `manifest.json`, which names them
-//! and says which store state they reflect. The manifest is written last and atomically (temporary file, fsync,
-//! rename), so it is the commit point: a crash mid-dump leaves the previous dump in force.
+//! Saved indexes on disk: `indexes/gallery-<id>/` holds the files an index engine saved and `manifest.json`, which
+//! names the engine and its files and says which store state they reflect. The manifest is written last and
+//! atomically (temporary file, fsync, rename), so it is the commit point: a crash mid-save leaves the previous save
+//! in force. Which files an engine writes is its own business ([`crate::VectorIndex::persist`]).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -11,15 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::now_ms;
 use crate::GalleryError;
-use crate::hnsw::HnswIndex;
-use crate::vector_index::VectorIndex;
+use crate::vector_index::{SavedFiles, VectorIndex};
 
 const MANIFEST: &str = "manifest.json";
-const MANIFEST_FORMAT: u32 = 1;
-/// Suffixes of the files hnsw_rs writes for a basename.
-const HNSW_SUFFIXES: [&str; 2] = [".hnsw.graph", ".hnsw.data"];
-/// Makes basenames unique within a millisecond: a built graph's dump overwrites files of the same name, which
-/// must never be the current dump's.
+/// 2: any engine, its files listed (1 was HNSW only, with the tombstones in the manifest; such a dump is rebuilt).
+const MANIFEST_FORMAT: u32 = 2;
+/// Makes basenames unique within a millisecond: a save must never write over the files of the current one.
 static DUMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,14 +26,13 @@ pub(crate) struct DumpManifest {
     pub gallery_id: i64,
     pub model: String,
     pub dimension: usize,
-    /// Basename of the hnsw_rs files.
-    pub basename: String,
+    /// The engine that saved the files (`IndexKind::as_str`).
+    pub engine: String,
+    pub saved: SavedFiles,
     /// The highest live key (store sequence number) and the live count when dumped. Sequence numbers only
     /// grow, so a store showing the same pair still holds exactly the dumped templates.
     pub last_seq: u64,
     pub template_count: u64,
-    /// Deleted keys still in the graph.
-    pub tombstones: Vec<u64>,
     pub dumped_at_ms: i64,
 }
 
@@ -43,38 +40,33 @@ pub(crate) fn gallery_dir(indexes_dir: &Path, gallery_id: i64) -> PathBuf {
     indexes_dir.join(format!("gallery-{gallery_id}"))
 }
 
-/// Dumps `index` and makes the dump current; returns its manifest.
+/// Saves `index` and makes the save current; returns its manifest.
 pub(crate) fn write_dump(
     dir: &Path,
     gallery_id: i64,
     model: &str,
-    index: &HnswIndex,
+    index: &dyn VectorIndex,
 ) -> Result<DumpManifest, GalleryError> {
     fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
     let previous = read_manifest(dir).ok().flatten();
-    let basename = index
-        .dump(
-            dir,
-            &format!(
-                "index-{}-{}",
-                now_ms(),
-                DUMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-        )
+    let basename = format!(
+        "index-{}-{}",
+        now_ms(),
+        DUMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let saved = index
+        .persist(dir, &basename)
         .map_err(|e| GalleryError::Storage(e.to_string()))?;
-    for path in hnsw_files(dir, &basename) {
-        sync_file(&path)?;
-    }
     let keys = index.keys();
     let manifest = DumpManifest {
         format: MANIFEST_FORMAT,
         gallery_id,
         model: model.to_string(),
         dimension: index.dimension(),
-        basename,
+        engine: index.kind().as_str().to_string(),
+        saved,
         last_seq: keys.iter().copied().max().unwrap_or(0),
         template_count: keys.len() as u64,
-        tombstones: index.tombstone_keys(),
         dumped_at_ms: now_ms(),
     };
     let temporary = dir.join(format!("{MANIFEST}.tmp"));
@@ -87,11 +79,11 @@ pub(crate) fn write_dump(
         .map_err(|e| io_error("writing", &temporary, e))?;
     fs::rename(&temporary, dir.join(MANIFEST)).map_err(|e| io_error("renaming", &temporary, e))?;
     sync_file(dir)?;
-    if let Some(previous) = previous
-        && previous.basename != manifest.basename
-    {
-        for path in hnsw_files(dir, &previous.basename) {
-            let _ = fs::remove_file(path);
+    if let Some(previous) = previous {
+        for file in &previous.saved.files {
+            if !manifest.saved.files.contains(file) {
+                let _ = fs::remove_file(dir.join(file));
+            }
         }
     }
     Ok(manifest)
@@ -118,24 +110,15 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Option<DumpManifest>, GalleryE
     Ok(Some(manifest))
 }
 
-/// Removes files a crashed dump left behind: hnsw files the manifest does not name, a half-written manifest.
+/// Removes what a crashed save left behind: every file the manifest does not name.
 pub(crate) fn remove_stray_files(dir: &Path, manifest: Option<&DumpManifest>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let keep: Vec<String> = manifest
-        .map(|m| {
-            HNSW_SUFFIXES
-                .iter()
-                .map(|suffix| format!("{}{suffix}", m.basename))
-                .collect()
-        })
-        .unwrap_or_default();
+    let keep: &[String] = manifest.map_or(&[], |m| m.saved.files.as_slice());
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let stray_dump =
-            HNSW_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) && !keep.contains(&name);
-        if stray_dump || name == format!("{MANIFEST}.tmp") {
+        if name != MANIFEST && !keep.contains(&name) {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -148,13 +131,6 @@ pub(crate) fn remove_dump(dir: &Path) {
     {
         tracing::warn!(dir = %dir.display(), error = %e, "could not remove an index dump");
     }
-}
-
-fn hnsw_files(dir: &Path, basename: &str) -> Vec<PathBuf> {
-    HNSW_SUFFIXES
-        .iter()
-        .map(|suffix| dir.join(format!("{basename}{suffix}")))
-        .collect()
 }
 
 fn sync_file(path: &Path) -> Result<(), GalleryError> {

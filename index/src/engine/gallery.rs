@@ -7,8 +7,6 @@ use std::time::Instant;
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::GalleryStats;
-use crate::exact::ExactIndex;
-use crate::hnsw::HnswIndex;
 use crate::store::GalleryRow;
 use crate::vector_index::VectorIndex;
 
@@ -19,27 +17,8 @@ pub(crate) enum IndexChange {
     Remove { seq: u64 },
 }
 
-/// The index a gallery currently uses.
-pub(crate) enum GalleryIndex {
-    Exact(ExactIndex),
-    Hnsw(HnswIndex),
-}
-
-impl GalleryIndex {
-    pub(crate) fn as_dyn(&self) -> &dyn VectorIndex {
-        match self {
-            GalleryIndex::Exact(index) => index,
-            GalleryIndex::Hnsw(index) => index,
-        }
-    }
-
-    pub(crate) fn as_dyn_mut(&mut self) -> &mut dyn VectorIndex {
-        match self {
-            GalleryIndex::Exact(index) => index,
-            GalleryIndex::Hnsw(index) => index,
-        }
-    }
-}
+/// The index a gallery currently uses, of whichever engine.
+pub(crate) type GalleryIndex = Box<dyn VectorIndex>;
 
 /// Index changes not yet in the gallery's dump.
 #[derive(Debug, Default)]
@@ -59,8 +38,8 @@ pub(crate) struct Gallery {
     pub row: GalleryRow,
     /// Searches share it; changes and swaps take it exclusively.
     pub index: RwLock<GalleryIndex>,
-    /// Taken by a write before it releases the store's writer and held until its index change is applied, so
-    /// this gallery's index changes in commit order while writes to other galleries go on.
+    /// Taken by a write before it releases the engine's write order and held until its index change is applied,
+    /// so this gallery's index changes in commit order while writes to other galleries go on.
     pub apply_order: Mutex<()>,
     /// Some while a replacement index is built aside: the changes since the build's store snapshot.
     pub changes_during_build: Mutex<Option<Vec<IndexChange>>>,
@@ -84,15 +63,15 @@ impl Gallery {
         }
     }
 
-    /// Applies changes the store has just committed. `writer` is the store's writer the commit was made with:
-    /// it is released only once this gallery's place in the apply order is taken.
-    pub(crate) fn apply_after_commit<W>(
+    /// Applies changes the store has just committed. `writing` is the engine's write order the commit was made
+    /// under: it is released only once this gallery's place in the apply order is taken.
+    pub(crate) fn apply_after_commit(
         &self,
-        writer: MutexGuard<'_, W>,
+        writing: MutexGuard<'_, ()>,
         changes: Vec<IndexChange>,
     ) {
         let _in_order = self.apply_order.lock();
-        drop(writer);
+        drop(writing);
         self.apply(changes);
     }
 
@@ -100,9 +79,9 @@ impl Gallery {
     fn apply(&self, changes: Vec<IndexChange>) {
         let mut index = self.index.write();
         for change in &changes {
-            apply_to(index.as_dyn_mut(), change);
+            apply_to(index.as_mut(), change);
         }
-        if matches!(*index, GalleryIndex::Hnsw(_)) {
+        if index.persists() {
             self.undumped.lock().record(changes.len() as u64);
         }
         if let Some(journal) = self.changes_during_build.lock().as_mut() {
@@ -116,7 +95,6 @@ impl Gallery {
 
     pub(crate) fn stats(&self) -> GalleryStats {
         let index = self.index.read();
-        let index = index.as_dyn();
         GalleryStats {
             gallery: self.row.name.clone(),
             template_count: index.len() as u64,

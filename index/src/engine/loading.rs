@@ -4,15 +4,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use super::EngineCore;
 use super::dump;
 use super::gallery::{Gallery, GalleryIndex};
-use crate::GalleryError;
-use crate::hnsw::HnswIndex;
-use crate::store::{GalleryRow, templates};
-use crate::vector_index::{IndexKind, VectorIndex};
+use crate::store::{GalleryRow, ReadTransaction};
+use crate::vector_index::IndexKind;
+use crate::{GalleryError, engines};
 
 /// Vectors read from the store per parallel insert while replaying.
 const REPLAY_BATCH: usize = 4096;
@@ -27,7 +24,7 @@ pub enum IndexOrigin {
         replayed_inserts: usize,
         replayed_removals: usize,
     },
-    /// A large gallery without a usable dump: searched exactly until its HNSW index is built in the background.
+    /// A large gallery without a usable dump: searched exactly until its index is built in the background.
     AwaitingBuild { reason: String },
 }
 
@@ -50,23 +47,20 @@ pub struct StartupReport {
 impl EngineCore {
     pub(crate) fn load_gallery(
         &self,
-        conn: &Connection,
+        snapshot: &dyn ReadTransaction,
         row: GalleryRow,
     ) -> Result<Gallery, GalleryError> {
         let started = Instant::now();
-        let (count, max_seq) = templates::gallery_extent(conn, row.id)?;
-        let gallery = Gallery::new(
-            row,
-            GalleryIndex::Exact(crate::exact::ExactIndex::new(self.config.dimension)),
-        );
+        let (count, max_seq) = snapshot.gallery_extent(row.id)?;
+        let gallery = Gallery::new(row, self.new_empty_index());
         let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
         let origin = if self.kind_for(count as usize) == IndexKind::Exact {
             dump::remove_dump(&dir);
             IndexOrigin::Scanned
         } else {
-            match self.reload_dump(conn, &gallery, count, max_seq) {
+            match self.reload_dump(snapshot, &gallery, count, max_seq) {
                 Ok((index, replayed_inserts, replayed_removals)) => {
-                    *gallery.index.write() = GalleryIndex::Hnsw(index);
+                    *gallery.index.write() = index;
                     let replayed = (replayed_inserts + replayed_removals) as u64;
                     if replayed > 0 {
                         gallery.undumped.lock().record(replayed);
@@ -77,14 +71,14 @@ impl EngineCore {
                     }
                 }
                 Err(reason) => {
-                    tracing::warn!(gallery = %gallery.row.name, %reason, "HNSW dump not usable; searching exactly until it is rebuilt");
+                    tracing::warn!(gallery = %gallery.row.name, %reason, "saved index not usable; searching exactly until it is rebuilt");
                     IndexOrigin::AwaitingBuild { reason }
                 }
             }
         };
         if !matches!(origin, IndexOrigin::Reloaded { .. })
             && let Some(index) =
-                self.build_index(conn, &gallery, IndexKind::Exact, count as usize)?
+                self.build_index(snapshot, &gallery, IndexKind::Exact, count as usize)?
         {
             *gallery.index.write() = index;
         }
@@ -107,15 +101,15 @@ impl EngineCore {
         Ok(gallery)
     }
 
-    /// The gallery's dumped HNSW index brought up to date with the store, with the number of inserts and
-    /// removals that took; or why the dump cannot be used.
+    /// The gallery's saved index brought up to date with the store, with the number of inserts and removals that
+    /// took; or why the save cannot be used.
     fn reload_dump(
         &self,
-        conn: &Connection,
+        snapshot: &dyn ReadTransaction,
         gallery: &Gallery,
         count: u64,
         max_seq: u64,
-    ) -> Result<(HnswIndex, usize, usize), String> {
+    ) -> Result<(GalleryIndex, usize, usize), String> {
         let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
         let manifest = match dump::read_manifest(&dir) {
             Ok(Some(manifest)) => manifest,
@@ -132,12 +126,14 @@ impl EngineCore {
                 manifest.gallery_id, manifest.dimension, manifest.model
             ));
         }
-        let mut index = HnswIndex::load(
+        let kind = IndexKind::parse(&manifest.engine)
+            .ok_or_else(|| format!("the dump is of an unknown engine {:?}", manifest.engine))?;
+        let mut index = engines::restore(
+            kind,
             &dir,
-            &manifest.basename,
+            &manifest.saved.basename,
             self.config.dimension,
-            self.config.index.hnsw.ef_search,
-            manifest.tombstones.iter().copied(),
+            &self.config.index,
         )
         .map_err(|e| e.to_string())?;
         if index.len() as u64 != manifest.template_count {
@@ -153,7 +149,7 @@ impl EngineCore {
 
         // The store moved on after the dump (changes since the last checkpoint, or a crash): replay the difference.
         let error = |e: GalleryError| e.to_string();
-        let in_store = templates::gallery_seqs(conn, gallery.row.id).map_err(error)?;
+        let in_store = snapshot.gallery_seqs(gallery.row.id).map_err(error)?;
         let in_index: HashSet<u64> = index.keys().into_iter().collect();
         let store_set: HashSet<u64> = in_store.iter().copied().collect();
         let removals: Vec<u64> = in_index.difference(&store_set).copied().collect();
@@ -172,17 +168,12 @@ impl EngineCore {
             index.remove(*seq);
         }
         for chunk in inserts.chunks(REPLAY_BATCH) {
-            let mut vectors = Vec::with_capacity(chunk.len());
-            for &seq in chunk {
-                if let Some(embedding) =
-                    templates::vector_by_seq(conn, gallery.row.id, seq).map_err(error)?
-                {
-                    vectors.push((seq, embedding));
-                }
-            }
+            let vectors = snapshot
+                .vectors_by_seq(gallery.row.id, chunk)
+                .map_err(error)?;
             let items: Vec<(u64, &[f32])> = vectors
                 .iter()
-                .map(|(seq, v)| (*seq, v.as_slice()))
+                .map(|v| (v.seq, v.embedding.as_slice()))
                 .collect();
             self.build_pool.install(|| index.insert_batch(&items));
         }
@@ -190,7 +181,7 @@ impl EngineCore {
             gallery = %gallery.row.name,
             inserts = inserts.len(),
             removals = removals.len(),
-            "HNSW dump was behind the store; replayed the difference"
+            "saved index was behind the store; replayed the difference"
         );
         Ok((index, inserts.len(), removals.len()))
     }

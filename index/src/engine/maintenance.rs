@@ -1,5 +1,5 @@
-//! Background upkeep of the indexes: switch a gallery between exact and HNSW search as it grows or shrinks,
-//! rebuild an HNSW index once too many of its entries are deleted, and dump indexes that changed.
+//! Background upkeep of the indexes: switch a gallery between exact and approximate search as it grows or
+//! shrinks, rebuild an index once too many of its entries are deleted, and save indexes that changed.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -7,9 +7,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::EngineCore;
-use super::gallery::{Gallery, GalleryIndex};
+use super::gallery::Gallery;
 use crate::GalleryError;
-use crate::vector_index::{IndexKind, VectorIndex};
+use crate::vector_index::IndexKind;
 
 /// What a gallery's index needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,34 +48,32 @@ impl EngineCore {
     fn upkeep(&self, gallery: &Gallery) -> Option<Upkeep> {
         let config = &self.config.index;
         let index = gallery.index.read();
-        let live = index.as_dyn().len();
-        match &*index {
-            GalleryIndex::Exact(_) if live > config.exact_max_templates => {
-                Some(Upkeep::Build(IndexKind::Hnsw))
-            }
-            GalleryIndex::Exact(_) => None,
-            // Half the threshold: a gallery hovering around it does not flip back and forth.
-            GalleryIndex::Hnsw(_) if live <= config.exact_max_templates / 2 => {
-                Some(Upkeep::Build(IndexKind::Exact))
-            }
-            GalleryIndex::Hnsw(hnsw)
-                if hnsw.tombstones() as f64
-                    > config.rebuild_tombstone_fraction as f64 * hnsw.held() as f64 =>
-            {
-                Some(Upkeep::Build(IndexKind::Hnsw))
-            }
-            GalleryIndex::Hnsw(_) => {
-                let undumped = gallery.undumped.lock();
-                let due = undumped.changes >= config.checkpoint_after_changes
-                    || undumped
-                        .since
-                        .is_some_and(|since| since.elapsed() >= config.checkpoint_after);
-                due.then_some(Upkeep::Checkpoint)
-            }
+        let live = index.len();
+        if index.kind() == IndexKind::Exact {
+            let wanted = self.kind_for(live);
+            return (wanted != IndexKind::Exact).then_some(Upkeep::Build(wanted));
         }
+        // Back to exact at half the threshold: a gallery hovering around it does not flip back and forth.
+        if live <= config.exact_max_templates / 2 {
+            return Some(Upkeep::Build(IndexKind::Exact));
+        }
+        // The approximate engine may have been changed in the settings since this index was built.
+        let wanted = self.kind_for(usize::MAX);
+        if wanted != index.kind()
+            || index.tombstones() as f64
+                > config.rebuild_tombstone_fraction as f64 * index.held() as f64
+        {
+            return Some(Upkeep::Build(wanted));
+        }
+        let undumped = gallery.undumped.lock();
+        let due = undumped.changes >= config.checkpoint_after_changes
+            || undumped
+                .since
+                .is_some_and(|since| since.elapsed() >= config.checkpoint_after);
+        (due && index.persists()).then_some(Upkeep::Checkpoint)
     }
 
-    /// Dumps every HNSW index with changes its dump lacks.
+    /// Saves every index with changes its save lacks.
     pub(crate) fn checkpoint_all(&self) -> Result<(), GalleryError> {
         let galleries: Vec<Arc<Gallery>> = self
             .galleries

@@ -1,7 +1,7 @@
 //! The gallery engine: the store and one in-memory index per gallery, kept in step.
 //!
-//! Store first, index second: a write commits (and syncs) to SQLite, then changes the index, in commit order
-//! per gallery. A search therefore never sees a template the store has not committed, and it resolves every
+//! Store first, index second: a write commits (and syncs) to the template store, then changes the index, in
+//! commit order per gallery. A search therefore never sees a template the store has not committed, and it resolves every
 //! answer against the store, which drops any template deleted since.
 
 mod building;
@@ -21,7 +21,8 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
-use crate::store::{Store, templates};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{TemplateStore, WriteTransaction};
 use crate::vector_index::IndexKind;
 use crate::{EngineConfig, GalleryError, GalleryStats, Hit, NewTemplate, TemplateRecord};
 pub use consistency::IndexCheck;
@@ -47,7 +48,10 @@ pub struct GalleryEngine {
 
 pub(crate) struct EngineCore {
     config: EngineConfig,
-    store: Store,
+    store: Arc<dyn TemplateStore>,
+    /// Held by every write from its transaction's start until its gallery's apply order is taken, so index
+    /// changes happen in commit order; held by builds and checks for a moment with no change in flight.
+    write_order: Mutex<()>,
     indexes_dir: PathBuf,
     galleries: RwLock<Registry>,
     total_templates: AtomicU64,
@@ -58,12 +62,21 @@ pub(crate) struct EngineCore {
 }
 
 impl GalleryEngine {
-    /// Opens (or creates) `data_dir/faceserve.db`, loads every gallery's index (reloading HNSW dumps from
-    /// `data_dir/indexes/` and replaying what they miss), and starts the background upkeep.
+    /// Opens (or creates) the SQLite store `data_dir/faceserve.db`, then as [`Self::open_with_store`].
+    pub fn open(config: EngineConfig) -> Result<Self, GalleryError> {
+        let store = open_sqlite(&config.data_dir)?;
+        Self::open_with_store(config, Arc::new(store))
+    }
+
+    /// Loads every gallery's index from `store` (reloading dumps from `data_dir/indexes/` and replaying what they
+    /// miss), and starts the background upkeep.
     ///
     /// Fails with `ModelMismatch` when the store holds templates of another recognizer than `config.model`.
-    pub fn open(config: EngineConfig) -> Result<Self, GalleryError> {
-        let core = Arc::new(EngineCore::open(config)?);
+    pub fn open_with_store(
+        config: EngineConfig,
+        store: Arc<dyn TemplateStore>,
+    ) -> Result<Self, GalleryError> {
+        let core = Arc::new(EngineCore::open(config, store)?);
         let upkeep = match core.config.index.maintenance_interval {
             Some(interval) => Some(MaintenanceWorker::start(core.clone(), interval)?),
             None => None,
@@ -144,23 +157,28 @@ impl GalleryEngine {
         &self.core.config
     }
 
+    /// The template store the engine runs on.
+    pub fn store(&self) -> &Arc<dyn TemplateStore> {
+        &self.core.store
+    }
+
     /// How each gallery's index was obtained when the engine opened, and how long that took.
     pub fn startup_report(&self) -> StartupReport {
         self.core.startup.lock().clone()
     }
 
-    /// Does now what the background upkeep does periodically: builds HNSW indexes for galleries that outgrew
-    /// exact search (and the reverse), rebuilds those with too many deleted entries, and dumps changed ones.
+    /// Does now what the background upkeep does periodically: builds approximate indexes for galleries that
+    /// outgrew exact search (and the reverse), rebuilds those with too many deleted entries, and saves changed ones.
     /// Returns the first error, after trying every gallery.
     pub fn run_maintenance(&self) -> Result<(), GalleryError> {
         self.core.run_maintenance()
     }
 
-    /// Rebuilds a gallery's index from the store now (exact or HNSW by its size), dropping its tombstones.
+    /// Rebuilds a gallery's index from the store now (the engine its size calls for), dropping its tombstones.
     /// Searches and writes go on meanwhile.
     pub fn rebuild_index(&self, app: &str, gallery: &str) -> Result<(), GalleryError> {
         let gallery = self.core.gallery(app, gallery)?;
-        let live = gallery.index.read().as_dyn().len();
+        let live = gallery.index.read().len();
         self.core.rebuild(&gallery, self.core.kind_for(live))
     }
 
@@ -169,8 +187,8 @@ impl GalleryEngine {
         self.core.verify_index(app, gallery)
     }
 
-    /// Dumps every HNSW index that has changes its dump lacks, so the next start replays nothing. Worth calling
-    /// on a graceful shutdown.
+    /// Saves every index that has changes its save lacks, so the next start replays nothing. Worth calling on a
+    /// graceful shutdown.
     pub fn checkpoint(&self) -> Result<(), GalleryError> {
         self.core.checkpoint_all()
     }
@@ -184,7 +202,7 @@ impl Drop for GalleryEngine {
 }
 
 impl EngineCore {
-    fn open(config: EngineConfig) -> Result<Self, GalleryError> {
+    fn open(config: EngineConfig, store: Arc<dyn TemplateStore>) -> Result<Self, GalleryError> {
         let started = Instant::now();
         if config.model.is_empty() || config.dimension == 0 {
             return Err(GalleryError::InvalidArgument(
@@ -202,16 +220,16 @@ impl EngineCore {
                 indexes_dir.display()
             ))
         })?;
-        let store = Store::open(&config.data_dir.join(STORE_FILE))?;
         let rows = {
-            let conn = store.writer();
-            check_stored_models(&conn, &config)?;
-            let retagged =
-                templates::retag_empty_galleries(&conn, &config.model, config.dimension as u32)?;
+            let mut tx = store.write()?;
+            check_stored_models(&*tx, &config)?;
+            let retagged = tx.retag_empty_galleries(&config.model, config.dimension as u32)?;
+            let rows = tx.galleries()?;
+            tx.commit()?;
             if retagged > 0 {
                 tracing::info!(galleries = retagged, model = %config.model, "empty galleries now hold this recognizer");
             }
-            templates::all_galleries(&conn)?
+            rows
         };
         let threads = match config.index.build_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -226,6 +244,7 @@ impl EngineCore {
         let core = EngineCore {
             config,
             store,
+            write_order: Mutex::new(()),
             indexes_dir,
             galleries: RwLock::new(Registry::new()),
             total_templates: AtomicU64::new(0),
@@ -234,13 +253,14 @@ impl EngineCore {
             startup: Mutex::new(StartupReport::default()),
         };
         core.remove_orphan_dumps(&rows);
-        let conn = core.store.open_reader()?;
+        let snapshot = core.store.read()?;
         for row in rows {
-            let gallery = core.load_gallery(&conn, row)?;
-            let templates = gallery.index.read().as_dyn().len() as u64;
+            let gallery = core.load_gallery(&*snapshot, row)?;
+            let templates = gallery.index.read().len() as u64;
             core.total_templates.fetch_add(templates, Ordering::Relaxed);
             core.register(gallery);
         }
+        drop(snapshot);
         let elapsed = started.elapsed();
         core.startup.lock().elapsed = elapsed;
         tracing::info!(
@@ -288,17 +308,22 @@ impl EngineCore {
     }
 
     fn new_empty_index(&self) -> gallery::GalleryIndex {
-        debug_assert_eq!(self.kind_for(0), IndexKind::Exact);
-        gallery::GalleryIndex::Exact(crate::exact::ExactIndex::new(self.config.dimension))
+        crate::engines::new_index(
+            IndexKind::Exact,
+            self.config.dimension,
+            &self.config.index,
+            0,
+        )
     }
 }
 
 /// Refuses a store whose templates another recognizer made: their similarities to new faces would be noise.
 fn check_stored_models(
-    conn: &rusqlite::Connection,
+    tx: &dyn WriteTransaction,
     config: &EngineConfig,
 ) -> Result<(), GalleryError> {
-    for (model, dimension, count) in templates::stored_models(conn)? {
+    for stored in tx.stored_models()? {
+        let (model, dimension, count) = (stored.model, stored.dimension, stored.templates);
         if model != config.model {
             tracing::error!(stored = %model, templates = count, configured = %config.model, "recognizer mismatch");
             return Err(GalleryError::ModelMismatch {
@@ -314,6 +339,17 @@ fn check_stored_models(
         }
     }
     Ok(())
+}
+
+/// The SQLite store of a data directory, created with the directory when missing.
+pub fn open_sqlite(data_dir: &std::path::Path) -> Result<SqliteStore, GalleryError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        GalleryError::Storage(format!(
+            "cannot create data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    SqliteStore::open(&data_dir.join(STORE_FILE))
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -2,13 +2,11 @@
 
 use std::sync::atomic::Ordering;
 
-use rusqlite::TransactionBehavior;
 use uuid::Uuid;
 
 use super::gallery::{Gallery, IndexChange};
 use super::{EngineCore, dump, now_ms};
 use crate::embedding::validate_embedding;
-use crate::store::templates;
 use crate::{GalleryError, Hit, NewTemplate, TemplateRecord, page_token};
 
 impl EngineCore {
@@ -25,12 +23,11 @@ impl EngineCore {
             metadata: template.metadata,
         };
 
-        let mut writer = self.store.writer();
-        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = match templates::find_gallery(&tx, &record.app, &record.gallery)? {
+        let writing = self.write_order.lock();
+        let mut tx = self.store.write()?;
+        let row = match tx.find_gallery(&record.app, &record.gallery)? {
             Some(row) => row,
-            None => templates::create_gallery(
-                &tx,
+            None => tx.create_gallery(
                 &record.app,
                 &record.gallery,
                 &self.config.model,
@@ -38,7 +35,7 @@ impl EngineCore {
                 record.created_at_ms,
             )?,
         };
-        let replaced = templates::find_seq(&tx, row.id, record.id)?;
+        let replaced = tx.find_seq(row.id, record.id)?;
         if replaced.is_some() && !template.replace {
             return Err(GalleryError::TemplateExists {
                 gallery: record.gallery,
@@ -46,9 +43,9 @@ impl EngineCore {
             });
         }
         if let Some(old_seq) = replaced {
-            templates::delete_seq(&tx, old_seq)?;
+            tx.delete_template(old_seq)?;
         }
-        let seq = templates::insert_template(&tx, row.id, &record)?;
+        let seq = tx.insert_template(row.id, &record)?;
         tx.commit()?;
 
         let gallery = match self.gallery(&record.app, &record.gallery) {
@@ -65,7 +62,7 @@ impl EngineCore {
                 self.total_templates.fetch_add(1, Ordering::Relaxed);
             }
         }
-        gallery.apply_after_commit(writer, changes);
+        gallery.apply_after_commit(writing, changes);
         Ok(record)
     }
 
@@ -81,21 +78,21 @@ impl EngineCore {
         }
         let query = validate_embedding(query, self.config.dimension)?;
         let gallery = self.gallery(app, gallery)?;
-        let scored = gallery.index.read().as_dyn().search(&query, k);
+        let scored = gallery.index.read().search(&query, k);
         // The index may still hold a template whose deletion has just committed; the store has the last word.
-        self.store.read(|conn| {
-            let mut hits = Vec::with_capacity(scored.len());
-            for answer in scored {
-                if let Some(key) = templates::template_key(conn, gallery.row.id, answer.key)? {
-                    hits.push(Hit {
-                        id: key.id,
-                        similarity: answer.similarity,
-                        metadata: key.metadata,
-                    });
-                }
-            }
-            Ok(hits)
-        })
+        let seqs: Vec<u64> = scored.iter().map(|answer| answer.key).collect();
+        let keys = self.store.read()?.template_keys(gallery.row.id, &seqs)?;
+        Ok(scored
+            .into_iter()
+            .zip(keys)
+            .filter_map(|(answer, key)| {
+                key.map(|key| Hit {
+                    id: key.id,
+                    similarity: answer.similarity,
+                    metadata: key.metadata,
+                })
+            })
+            .collect())
     }
 
     pub(crate) fn get(
@@ -106,7 +103,8 @@ impl EngineCore {
     ) -> Result<TemplateRecord, GalleryError> {
         let gallery = self.gallery(app, gallery)?;
         self.store
-            .read(|conn| templates::get_template(conn, &gallery.row, id))?
+            .read()?
+            .get_template(&gallery.row, id)?
             .ok_or_else(|| GalleryError::TemplateNotFound {
                 gallery: gallery.row.name.clone(),
                 id,
@@ -114,17 +112,19 @@ impl EngineCore {
     }
 
     pub(crate) fn delete(&self, app: &str, gallery: &str, id: Uuid) -> Result<(), GalleryError> {
-        let writer = self.store.writer();
+        let writing = self.write_order.lock();
         let gallery = self.gallery(app, gallery)?;
-        let seq = templates::find_seq(&writer, gallery.row.id, id)?.ok_or_else(|| {
-            GalleryError::TemplateNotFound {
-                gallery: gallery.row.name.clone(),
-                id,
-            }
-        })?;
-        templates::delete_seq(&writer, seq)?;
+        let mut tx = self.store.write()?;
+        let seq =
+            tx.find_seq(gallery.row.id, id)?
+                .ok_or_else(|| GalleryError::TemplateNotFound {
+                    gallery: gallery.row.name.clone(),
+                    id,
+                })?;
+        tx.delete_template(seq)?;
+        tx.commit()?;
         self.total_templates.fetch_sub(1, Ordering::Relaxed);
-        gallery.apply_after_commit(writer, vec![IndexChange::Remove { seq }]);
+        gallery.apply_after_commit(writing, vec![IndexChange::Remove { seq }]);
         Ok(())
     }
 
@@ -145,9 +145,10 @@ impl EngineCore {
             Some(token) if !token.is_empty() => page_token::decode(token, app, &gallery.row.name)?,
             _ => 0,
         };
-        let mut page = self.store.read(|conn| {
-            templates::templates_after(conn, &gallery.row, after_seq, page_size + 1)
-        })?;
+        let mut page =
+            self.store
+                .read()?
+                .templates_after(&gallery.row, after_seq, page_size + 1)?;
         let next = if page.len() > page_size {
             page.truncate(page_size);
             page.last()
@@ -159,15 +160,15 @@ impl EngineCore {
     }
 
     pub(crate) fn delete_gallery(&self, app: &str, gallery: &str) -> Result<u64, GalleryError> {
-        let mut writer = self.store.writer();
+        let writing = self.write_order.lock();
         let gallery = self.gallery(app, gallery)?;
-        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let deleted = templates::delete_gallery(&tx, gallery.row.id)?;
+        let mut tx = self.store.write()?;
+        let deleted = tx.delete_gallery(gallery.row.id)?;
         tx.commit()?;
         gallery.deleted.store(true, Ordering::Release);
         self.unregister(app, &gallery.row.name);
         self.total_templates.fetch_sub(deleted, Ordering::Relaxed);
-        drop(writer);
+        drop(writing);
         dump::remove_dump(&dump::gallery_dir(&self.indexes_dir, gallery.row.id));
         Ok(deleted)
     }

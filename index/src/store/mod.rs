@@ -1,86 +1,153 @@
-//! The durable template store: SQLite in WAL mode with `synchronous=FULL`, so a template is on disk when its
-//! transaction commits. One writer connection (writes are serialised); a pool of reader connections, which WAL
-//! lets read a committed snapshot while the writer works.
+//! The durable template store behind the gallery engine, as a trait so the engine runs on SQLite (embedded, the
+//! default) or on a database shared by several servers. Every access is a transaction: a [`ReadTransaction`]
+//! sees one consistent snapshot, a [`WriteTransaction`] is durable once [`WriteTransaction::commit`] returns and
+//! is rolled back if dropped uncommitted. The store knows rows, not indexes: the engine decides what runs in one
+//! transaction and keeps its in-memory indexes in step.
+//!
+//! Applications and their keys live in the same store ([`AppStore`]).
 
-mod codec;
-mod schema;
-pub(crate) mod templates;
+mod apps;
+pub mod sqlite;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use parking_lot::{Mutex, MutexGuard};
-use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
 
-use crate::GalleryError;
+use crate::{GalleryError, TemplateRecord};
 
-pub(crate) use templates::GalleryRow;
+pub use apps::{AppRecord, AppStore, RevokeOutcome};
 
-/// How long a connection waits for another's lock (a WAL checkpoint, a second process) before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub(crate) struct Store {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+/// A gallery as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GalleryRow {
+    pub id: i64,
+    pub app: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub model: String,
+    pub dimension: u32,
 }
 
-impl Store {
-    /// Opens or creates the database at `path`.
-    pub(crate) fn open(path: &Path) -> Result<Store, GalleryError> {
-        let mut writer = Connection::open(path)
-            .map_err(|e| GalleryError::Storage(format!("cannot open {}: {e}", path.display())))?;
-        writer.busy_timeout(BUSY_TIMEOUT)?;
-        let journal_mode: String =
-            writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        if !journal_mode.eq_ignore_ascii_case("wal") {
-            return Err(GalleryError::Storage(format!(
-                "cannot switch {} to WAL mode (got {journal_mode})",
-                path.display()
-            )));
-        }
-        // FULL syncs the WAL on every commit: an acknowledged template survives a power cut.
-        writer.pragma_update(None, "synchronous", "FULL")?;
-        writer.pragma_update(None, "foreign_keys", "ON")?;
-        schema::ensure_schema(&mut writer)?;
-        Ok(Store {
-            path: path.to_path_buf(),
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
-        })
-    }
+/// A stored template's sequence number and embedding, as index builds read them. Sequence numbers never repeat
+/// and only grow: they key the in-memory indexes and order pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVector {
+    pub seq: u64,
+    pub embedding: Vec<f32>,
+}
 
-    /// The writer connection. Holding it serialises writes; the engine holds it until the in-memory index
-    /// reflects the write too, so index changes happen in commit order.
-    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.writer.lock()
-    }
+/// A template's id and metadata, as a search answer needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateKey {
+    pub id: Uuid,
+    pub metadata: BTreeMap<String, String>,
+}
 
-    /// Runs `read` on a pooled reader connection, which sees every commit made before the call.
-    pub(crate) fn read<R>(
+/// A recognizer with stored templates: its name, embedding dimension and template count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    pub model: String,
+    pub dimension: u32,
+    pub templates: u64,
+}
+
+/// A template store: SQLite in one file by default.
+pub trait TemplateStore: Send + Sync + 'static {
+    /// What and where the store is, for logs ("sqlite data/faceserve.db").
+    fn describe(&self) -> String;
+
+    /// A consistent read-only snapshot; it sees every commit made before it was opened.
+    fn read(&self) -> Result<Box<dyn ReadTransaction + '_>, GalleryError>;
+
+    /// The one read-write transaction at a time. Others wait until it is committed or dropped.
+    fn write(&self) -> Result<Box<dyn WriteTransaction + '_>, GalleryError>;
+
+    /// The applications allowed to call the server, and their key hashes.
+    fn apps(&self) -> &dyn AppStore;
+}
+
+/// Reads inside one transaction.
+pub trait ReadTransaction {
+    fn galleries(&self) -> Result<Vec<GalleryRow>, GalleryError>;
+
+    fn find_gallery(&self, app: &str, name: &str) -> Result<Option<GalleryRow>, GalleryError>;
+
+    /// Every recognizer with stored templates, the most used first.
+    fn stored_models(&self) -> Result<Vec<StoredModel>, GalleryError>;
+
+    /// The sequence number of template `id` in the gallery.
+    fn find_seq(&self, gallery_id: i64, id: Uuid) -> Result<Option<u64>, GalleryError>;
+
+    fn get_template(
         &self,
-        read: impl FnOnce(&Connection) -> Result<R, GalleryError>,
-    ) -> Result<R, GalleryError> {
-        let pooled = self.readers.lock().pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => self.open_reader()?,
-        };
-        let result = read(&conn);
-        self.readers.lock().push(conn);
-        result
-    }
+        gallery: &GalleryRow,
+        id: Uuid,
+    ) -> Result<Option<TemplateRecord>, GalleryError>;
 
-    /// A dedicated read-only connection, for long reads (index builds) that should not hold a pooled one.
-    pub(crate) fn open_reader(&self) -> Result<Connection, GalleryError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| GalleryError::Storage(format!("cannot open {}: {e}", self.path.display())))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(conn)
-    }
+    /// Up to `limit` templates with a sequence number above `after_seq`, in sequence order.
+    fn templates_after(
+        &self,
+        gallery: &GalleryRow,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, TemplateRecord)>, GalleryError>;
+
+    /// The id and metadata of each sequence number, `None` where it is no longer in the gallery.
+    fn template_keys(
+        &self,
+        gallery_id: i64,
+        seqs: &[u64],
+    ) -> Result<Vec<Option<TemplateKey>>, GalleryError>;
+
+    /// Up to `limit` embeddings with a sequence number above `after_seq`, in sequence order.
+    fn vectors_after(
+        &self,
+        gallery_id: i64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredVector>, GalleryError>;
+
+    /// The embedding under each sequence number still in the gallery.
+    fn vectors_by_seq(
+        &self,
+        gallery_id: i64,
+        seqs: &[u64],
+    ) -> Result<Vec<StoredVector>, GalleryError>;
+
+    /// Every sequence number of the gallery, ascending.
+    fn gallery_seqs(&self, gallery_id: i64) -> Result<Vec<u64>, GalleryError>;
+
+    /// (template count, highest sequence number or 0) of the gallery.
+    fn gallery_extent(&self, gallery_id: i64) -> Result<(u64, u64), GalleryError>;
+}
+
+/// Reads and writes inside one transaction.
+pub trait WriteTransaction: ReadTransaction {
+    fn create_gallery(
+        &mut self,
+        app: &str,
+        name: &str,
+        model: &str,
+        dimension: u32,
+        created_at_ms: i64,
+    ) -> Result<GalleryRow, GalleryError>;
+
+    /// Points empty galleries made by another recognizer at this one; returns how many changed.
+    fn retag_empty_galleries(&mut self, model: &str, dimension: u32)
+    -> Result<usize, GalleryError>;
+
+    /// Stores a template and returns its new sequence number.
+    fn insert_template(
+        &mut self,
+        gallery_id: i64,
+        template: &TemplateRecord,
+    ) -> Result<u64, GalleryError>;
+
+    fn delete_template(&mut self, seq: u64) -> Result<(), GalleryError>;
+
+    /// Removes a gallery and its templates; returns how many templates it held.
+    fn delete_gallery(&mut self, gallery_id: i64) -> Result<u64, GalleryError>;
+
+    /// Makes every change durable. An error means nothing of the transaction was stored.
+    fn commit(self: Box<Self>) -> Result<(), GalleryError>;
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use faceserve_batcher::{BatcherConfig, Model, Observer};
+use faceserve_models::{FetchError, FetchOptions, ensure_model};
 use faceserve_vision::estimate::age_gender::AgeGenderModel;
 use faceserve_vision::estimate::body::{BodyModel, BodyParams};
 use faceserve_vision::estimate::emotion::EmotionModel;
@@ -19,7 +20,6 @@ use faceserve_vision::estimate::mask::MaskModel;
 use faceserve_vision::estimate::masked_face::MaskedFaceModel;
 use faceserve_vision::estimate::pose::PoseModel;
 use faceserve_vision::estimate::{EstimatorFamily, family_of};
-use faceserve_vision::models::{FetchError, FetchOptions, ensure_model};
 use faceserve_vision::runtime::{Runtime, RuntimeError};
 
 use super::ApiError;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use faceserve_batcher::{Batcher, BatcherConfig, Model, ModelError, Observer};
+use faceserve_models::{FetchOptions, ensure_model};
 use faceserve_vision::estimate::mask::MaskModel;
 use faceserve_vision::estimate::masked_face::MaskedFaceModel;
-use faceserve_vision::models::{FetchOptions, ensure_model};
 use faceserve_vision::pipeline::PipelineError;
 use faceserve_vision::runtime::RuntimeError;
 

