@@ -11,9 +11,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "faceserve/v1/face.proto",
         "faceserve/v1/estimate.proto",
     ];
-    tonic_prost_build::configure()
+    // Services only with the `grpc` feature, so crates that only use the messages (the engine) need no tonic.
+    let grpc_only = "#[cfg(feature = \"grpc\")]";
+    // The Image API writes these messages as JSON field by field: serde derives instead of hand-written lists.
+    let json_messages = [
+        ".faceserve.v1.QualityAssessment",
+        ".faceserve.v1.Keypoints",
+        ".faceserve.v1.Keypoint",
+        ".faceserve.v1.Point",
+    ];
+    let mut builder = tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("faceserve_descriptor.bin"))
-        .compile_protos(&files, &["."])?;
+        .server_mod_attribute(".", grpc_only)
+        .client_mod_attribute(".", grpc_only);
+    for message in json_messages {
+        builder = builder.type_attribute(
+            message,
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
+        );
+    }
+    // The spec writes the model's name apart from the points (`fitter` / `fitter_type`).
+    builder = builder.field_attribute(".faceserve.v1.Keypoints.fitter_type", "#[serde(skip)]");
+    builder.compile_protos(&files, &["."])?;
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

@@ -7,9 +7,11 @@
 //! after the batch's oldest item was picked, for a fuller batch, as in Triton). Each worker is an OS thread that
 //! owns its own model instance, because running a session needs `&mut`. Requests whose caller has gone or whose
 //! deadline has passed are dropped right before their batch is handed over. A full queue answers at once with
-//! [`BatchError::QueueFull`] instead of growing latency and memory without bound. Knows nothing about faces.
+//! [`BatchError::QueueFull`] instead of growing latency and memory without bound. A [`LazyBatcher`] starts its
+//! model on first use. Knows nothing about faces.
 
 mod handle;
+mod lazy;
 mod model;
 mod observer;
 mod request;
@@ -17,5 +19,6 @@ mod scheduler;
 mod worker;
 
 pub use handle::{Batcher, BatcherConfig, PendingReply, warm_up_batch_sizes};
+pub use lazy::{LazyBatcher, LazyError, ModelFactory, StartError};
 pub use model::{BatchError, Model, ModelError};
 pub use observer::{NoopObserver, Observer};

@@ -39,3 +39,21 @@ pub enum BatchError {
     #[error("model failed: {0}")]
     Model(#[from] ModelError),
 }
+
+/// A model chosen at run time (say, from a registry of model families) batches like any other.
+impl<I: Send + 'static, O: Send + 'static> Model for Box<dyn Model<Input = I, Output = O>> {
+    type Input = I;
+    type Output = O;
+
+    fn max_batch_size(&self) -> usize {
+        (**self).max_batch_size()
+    }
+
+    fn run(&mut self, inputs: Vec<I>) -> Result<Vec<O>, ModelError> {
+        (**self).run(inputs)
+    }
+
+    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
+        (**self).warm_up(batch_sizes)
+    }
+}

@@ -35,13 +35,13 @@ pub fn run(args: CeilingArgs) -> anyhow::Result<()> {
     let params = DetectorParams::default();
     let mut detector = Detector::load(
         &models.runtime,
-        &models.detector,
+        &models.files.detector,
         models.detector_kind,
         params,
         640,
         1,
     )?;
-    let mut recognizer = Recognizer::load(&models.runtime, &models.recognizer, 1)?;
+    let mut recognizer = Recognizer::load(&models.runtime, &models.files.recognizer, 1)?;
     let limits = DecodeLimits {
         max_bytes: usize::MAX,
         max_pixels: u64::MAX,

@@ -1,14 +1,15 @@
-//! The in-process face pipeline for measurement commands, built from model names like the server's.
+//! The in-process face pipeline for measurement commands, built from model names by the engine's own start-up
+//! functions, so a benchmark measures what the server runs.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
-use faceserve_batcher::{BatcherConfig, NoopObserver};
-use faceserve_models::{FetchOptions, ensure_model, ensure_onnxruntime};
-use faceserve_vision::decode::DecodeLimits;
-use faceserve_vision::detect::{DetectorKind, DetectorParams};
-use faceserve_vision::pipeline::{DetectorConfig, FacePipeline, PipelineConfig, RecognizerConfig};
-use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
+use faceserve_batcher::NoopObserver;
+use faceserve_engine::EngineSettings;
+use faceserve_engine::start::{ModelFiles, fetch_models, start_pipeline, start_runtime};
+use faceserve_vision::detect::DetectorKind;
+use faceserve_vision::pipeline::FacePipeline;
+use faceserve_vision::runtime::Runtime;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
@@ -27,65 +28,49 @@ pub struct ModelArgs {
     pub detector_max_batch: usize,
 }
 
+impl ModelArgs {
+    /// The engine settings these arguments stand for: no input limits, queues deep enough for any benchmark.
+    pub fn settings(&self) -> EngineSettings {
+        let mut s = EngineSettings {
+            models_dir: self.models_dir.clone(),
+            ..EngineSettings::default()
+        };
+        s.detector.model = self.detector.clone();
+        s.detector.queue.max_batch = self.detector_max_batch;
+        s.detector.queue.queue_capacity = 4096;
+        s.recognizer.model = self.recognizer.clone();
+        s.recognizer.queue.max_batch = self.recognizer_max_batch;
+        s.recognizer.queue.queue_capacity = 4096;
+        s.limits.max_image_bytes = usize::MAX;
+        s.limits.max_image_pixels = u64::MAX;
+        s.matching.min_face_size = 0.0;
+        s
+    }
+}
+
 /// The ONNX Runtime environment and the verified model files the arguments name.
 pub struct Models {
     pub runtime: Runtime,
-    pub detector: PathBuf,
+    pub files: ModelFiles,
     pub detector_kind: DetectorKind,
-    pub recognizer: PathBuf,
 }
 
 pub fn fetch(args: &ModelArgs) -> anyhow::Result<Models> {
-    let fetch = FetchOptions {
-        models_dir: args.models_dir.clone(),
-        mirror: FetchOptions::default_mirror(),
-        allow_network: true,
-    };
-    let runtime = Runtime::init(RuntimeConfig {
-        library: ensure_onnxruntime(&fetch)?,
-        provider: ExecutionProvider::Cpu,
-        intra_threads: 0,
-        spin: false,
-    })?;
+    let settings = args.settings();
+    let files = fetch_models(&settings)?;
     Ok(Models {
-        runtime,
-        detector: ensure_model(&fetch, &args.detector)?,
+        runtime: start_runtime(&settings.runtime, files.onnxruntime.clone())?,
         detector_kind: DetectorKind::of_model(&args.detector).map_err(anyhow::Error::msg)?,
-        recognizer: ensure_model(&fetch, &args.recognizer)?,
+        files,
     })
 }
 
 pub fn start(args: &ModelArgs) -> anyhow::Result<FacePipeline> {
     let models = fetch(args)?;
-    let queue = |max_batch_size| BatcherConfig {
-        max_batch_size,
-        max_queue_delay: Duration::ZERO,
-        queue_capacity: 4096,
-        workers: 1,
-        warm_up: true,
-    };
-    let config = PipelineConfig {
-        detector: DetectorConfig {
-            model: models.detector,
-            kind: models.detector_kind,
-            params: DetectorParams::default(),
-            input_size: 640,
-            batcher: queue(args.detector_max_batch),
-        },
-        recognizer: RecognizerConfig {
-            model: models.recognizer,
-            name: args.recognizer.clone(),
-            batcher: queue(args.recognizer_max_batch),
-        },
-        limits: DecodeLimits {
-            max_bytes: usize::MAX,
-            max_pixels: u64::MAX,
-        },
-        min_face_size: 0.0,
-    };
-    Ok(FacePipeline::start(
+    start_pipeline(
+        &args.settings(),
         &models.runtime,
-        &config,
-        std::sync::Arc::new(NoopObserver),
-    )?)
+        &models.files,
+        Arc::new(NoopObserver),
+    )
 }

@@ -1,14 +1,26 @@
-//! faceserve's protobuf API: generated message and service types, the descriptor set that gRPC reflection serves,
-//! and the conversion of an [`v1::ErrorDetail`] to and from gRPC status details.
+//! faceserve's protobuf API: generated message types (and, with the `grpc` feature, the service types and the
+//! conversion of an [`v1::ErrorDetail`] to and from gRPC status details), and the descriptor set that gRPC
+//! reflection serves.
 
 pub mod v1 {
-    tonic::include_proto!("faceserve.v1");
+    include!(concat!(env!("OUT_DIR"), "/faceserve.v1.rs"));
 
     /// The encoded `FileDescriptorSet` of every faceserve proto, for `tonic-reflection`.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
-        tonic::include_file_descriptor_set!("faceserve_descriptor");
+        include_bytes!(concat!(env!("OUT_DIR"), "/faceserve_descriptor.bin"));
+
+    impl ErrorDetail {
+        pub fn new(code: ErrorCode, info: impl Into<String>) -> Self {
+            Self {
+                code: code as i32,
+                info: info.into(),
+            }
+        }
+    }
 }
 
+#[cfg(feature = "grpc")]
 mod status;
 
+#[cfg(feature = "grpc")]
 pub use status::{error_detail_from_status, status_with_detail};

@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use crate::v1::{ErrorCode, ErrorDetail};
+use crate::v1::ErrorDetail;
 
 const DETAIL_TYPE_URL: &str = "type.googleapis.com/faceserve.v1.ErrorDetail";
 
@@ -30,18 +30,10 @@ pub fn error_detail_from_status(status: &tonic::Status) -> Option<ErrorDetail> {
         .and_then(|any| ErrorDetail::decode(any.value.as_slice()).ok())
 }
 
-impl ErrorDetail {
-    pub fn new(code: ErrorCode, info: impl Into<String>) -> Self {
-        Self {
-            code: code as i32,
-            info: info.into(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v1::ErrorCode;
 
     #[test]
     fn detail_survives_a_round_trip_through_status() {

@@ -1,7 +1,6 @@
 //! faceserve: a self-hosted face recognition server. `faceserve serve` starts it on embedded defaults, fetching
 //! models on first run; `faceserve fetch-models` only fetches them.
 
-mod api;
 mod apps;
 mod auth;
 mod config;
@@ -9,6 +8,7 @@ mod grpc;
 mod http;
 mod metrics;
 mod startup;
+mod status;
 mod tls;
 
 use clap::{Parser, Subcommand};
@@ -47,7 +47,7 @@ fn main() -> std::process::ExitCode {
         }),
         Command::FetchModels(o) => o.resolve().and_then(|s| {
             init_logging(s.log_format);
-            startup::fetch_models(&s).map(|_| ())
+            startup::fetch_models(&s)
         }),
         Command::Config(o) => o.resolve().map(|s| print!("{}", s.to_toml())),
         Command::Apps(command) => apps::cli::run(command),

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod detect;
 pub mod estimate;
 pub mod pipeline;
+pub mod quality;
 pub mod recognize;
 pub mod runtime;
 mod session_io;

@@ -7,13 +7,15 @@
 mod estimate_common;
 mod support;
 
-use estimate_common::{decode, faces_of, pipeline, whole};
+use estimate_common::{decode, estimator, faces_of, pipeline, whole};
 use faceserve_batcher::Model;
 use faceserve_vision::estimate::FaceJob;
-use faceserve_vision::estimate::age_gender::AgeGenderModel;
-use faceserve_vision::estimate::emotion::EmotionModel;
-use faceserve_vision::estimate::family_of;
-use support::{model, runtime, testdata};
+use faceserve_vision::estimate::age_gender::{AgeGender, AgeGenderEstimator};
+use faceserve_vision::estimate::emotion::EmotionEstimator;
+use faceserve_vision::estimate::model::BoxedModel;
+use support::testdata;
+
+type AgeGenderModel = BoxedModel<FaceJob, AgeGender>;
 
 /// Every n-th row of a label file (header skipped), split on commas.
 fn rows(relative: &str, every: usize) -> Vec<Vec<String>> {
@@ -26,7 +28,7 @@ fn rows(relative: &str, every: usize) -> Vec<Vec<String>> {
 }
 
 fn age_gender(name: &str) -> AgeGenderModel {
-    AgeGenderModel::load(&runtime(), &model(name), name, family_of(name).unwrap(), 16).unwrap()
+    estimator::<AgeGenderEstimator>(name, 16)
 }
 
 /// Gender accuracy and age MAE of `model` over `faces` labelled `(age, male)`; `None` for what it does not estimate.
@@ -107,8 +109,7 @@ async fn age_and_gender_on_a_seventh_of_utkface() {
 #[tokio::test]
 async fn emotion_on_a_third_of_fer2013() {
     let p = pipeline().await;
-    let mut m =
-        EmotionModel::load(&runtime(), &model("human_emotion"), "human_emotion", 16).unwrap();
+    let mut m = estimator::<EmotionEstimator>("human_emotion", 16);
     // FER2013 photos are 48x48 face crops, too small for the detector: the whole photo is the face.
     let labelled = rows("fer2013/labels.csv", 3);
     let mut faces = Vec::new();

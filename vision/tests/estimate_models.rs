@@ -6,27 +6,29 @@
 mod estimate_common;
 mod support;
 
-use estimate_common::{decode, face, faces_of, mirrored, pipeline};
+use estimate_common::{decode, estimator, face, faces_of, mirrored, pipeline};
 use faceserve_batcher::Model;
-use faceserve_vision::estimate::body::{BodyModel, BodyParams};
-use faceserve_vision::estimate::emotion::{EmotionModel, Expression};
-use faceserve_vision::estimate::eyes::{BlendshapeModel, MeshModel, eye_openness};
+use faceserve_vision::estimate::FaceJob;
+use faceserve_vision::estimate::body::BodyEstimator;
+use faceserve_vision::estimate::emotion::{EmotionEstimator, Expression};
+use faceserve_vision::estimate::eyes::{BlendshapeEstimator, MeshEstimator, eye_openness};
 use faceserve_vision::estimate::keypoints::{five_points, named_keypoints};
-use faceserve_vision::estimate::landmarks::LandmarkModel;
-use faceserve_vision::estimate::liveness::LivenessModel;
-use faceserve_vision::estimate::mask::MaskModel;
-use faceserve_vision::estimate::masked_face::{MaskedFaceModel, mask_of};
-use faceserve_vision::estimate::pose::PoseModel;
-use faceserve_vision::estimate::{FaceJob, family_of};
-use support::{model, photo, runtime};
+use faceserve_vision::estimate::landmarks::LandmarkEstimator;
+use faceserve_vision::estimate::liveness::LivenessEstimator;
+use faceserve_vision::estimate::mask::MaskEstimator;
+use faceserve_vision::estimate::masked_face::{MaskedFaceBox, MaskedFaceEstimator, mask_of};
+use faceserve_vision::estimate::model::BoxedModel;
+use faceserve_vision::estimate::pose::PoseEstimator;
+use image::RgbImage;
+use std::sync::Arc;
+use support::photo;
 
 const EXPRESSIONS: &str = "faceapi_js_images/examples/images";
 
 #[tokio::test]
 async fn the_smiling_photo_is_happy_and_the_neutral_one_is_not() {
     let p = pipeline().await;
-    let mut m =
-        EmotionModel::load(&runtime(), &model("human_emotion"), "human_emotion", 8).unwrap();
+    let mut m = estimator::<EmotionEstimator>("human_emotion", 8);
     let happy = face(&p, &format!("{EXPRESSIONS}/happy.jpg")).await;
     let neutral = face(&p, &format!("{EXPRESSIONS}/neutral.jpg")).await;
     let out = m.run(vec![happy, neutral]).unwrap();
@@ -40,7 +42,7 @@ async fn the_smiling_photo_is_happy_and_the_neutral_one_is_not() {
 #[tokio::test]
 async fn yaw_and_roll_flip_sign_on_a_mirrored_photo() {
     let p = pipeline().await;
-    let mut m = PoseModel::load(&runtime(), &model("3ddfa_v2_mb1_120x120"), "3ddfa", 1).unwrap();
+    let mut m = estimator::<PoseEstimator>("3ddfa_v2_mb1_120x120", 1);
     // Obama looks to the image's right in this photo (the reference 3DDFA_V2 code gives yaw -19.7, roll 3.2).
     let original = face(
         &p,
@@ -58,7 +60,7 @@ async fn yaw_and_roll_flip_sign_on_a_mirrored_photo() {
 #[tokio::test]
 async fn named_keypoints_sit_where_their_names_say() {
     let p = pipeline().await;
-    let mut m = LandmarkModel::load(&runtime(), &model("2d106det"), "2d106det", 4).unwrap();
+    let mut m = estimator::<LandmarkEstimator>("2d106det", 4);
     let job = face(
         &p,
         "face_recognition_examples/examples/knn_examples/test/obama1.jpg",
@@ -85,10 +87,8 @@ async fn named_keypoints_sit_where_their_names_say() {
 #[tokio::test]
 async fn masks_are_found_on_the_masked_photos_only() {
     let p = pipeline().await;
-    let rt = runtime();
-    let mut detector =
-        MaskedFaceModel::load(&rt, &model("RFB-640-masked_face-v2"), "rfb", 1).unwrap();
-    let mut classifier = MaskModel::load(&rt, &model("face_mask_mobilenetv2"), "mask", 8).unwrap();
+    let mut detector = estimator::<MaskedFaceEstimator>("RFB-640-masked_face-v2", 1);
+    let mut classifier = estimator::<MaskEstimator>("face_mask_mobilenetv2", 8);
     // Ten people in masks, photographed close up, and the eight unmasked people of the face-api.js set.
     let masked = faces_of(
         &p,
@@ -109,7 +109,9 @@ async fn masks_are_found_on_the_masked_photos_only() {
         bare.push(face(&p, &format!("{EXPRESSIONS}/{name}/{name}1.png")).await);
     }
     assert_eq!(masked.len(), 10);
-    let by_detector = |jobs: &[FaceJob], m: &mut MaskedFaceModel| -> Vec<Option<f32>> {
+    let by_detector = |jobs: &[FaceJob],
+                       m: &mut BoxedModel<Arc<RgbImage>, Vec<MaskedFaceBox>>|
+     -> Vec<Option<f32>> {
         jobs.iter()
             .map(|j| mask_of(&m.run(vec![j.image.clone()]).unwrap()[0], &j.face))
             .collect()
@@ -134,9 +136,8 @@ async fn masks_are_found_on_the_masked_photos_only() {
 #[tokio::test]
 async fn open_eyes_read_as_open() {
     let p = pipeline().await;
-    let rt = runtime();
-    let mut mesh = MeshModel::load(&rt, &model("mp_face_landmarks_detector"), "mesh", 4).unwrap();
-    let mut shapes = BlendshapeModel::load(&rt, &model("mp_face_blendshapes"), "blend", 4).unwrap();
+    let mut mesh = estimator::<MeshEstimator>("mp_face_landmarks_detector", 4);
+    let mut shapes = estimator::<BlendshapeEstimator>("mp_face_blendshapes", 4);
     let job = face(&p, "faceapi_js_images/examples/images/neutral.jpg").await;
     let m = mesh.run(vec![job.clone()]).unwrap().remove(0);
     // The mesh lands on the face: its eye corners near the detector's eyes.
@@ -160,14 +161,7 @@ async fn open_eyes_read_as_open() {
 #[tokio::test]
 async fn persons_on_a_group_photo() {
     let p = pipeline().await;
-    let mut m = BodyModel::load(
-        &runtime(),
-        &model("yolox_nano"),
-        "yolox",
-        BodyParams::default(),
-        1,
-    )
-    .unwrap();
+    let mut m = estimator::<BodyEstimator>("yolox_nano", 1);
     let image = decode(&p, photo("faceapi_js_images/examples/images/bbt1.jpg")).await;
     let faces = faces_of(&p, image.clone()).await.len();
     let persons = m.run(vec![image]).unwrap().remove(0);
@@ -181,8 +175,7 @@ async fn the_default_liveness_model_tells_the_three_samples_apart() {
     // measured live scores 0.001 and 0.012 for the spoofs, 1.000 for the live face.
     let p = pipeline().await;
     let name = "AntiSpoofing_bin_1.5_128";
-    let mut m =
-        LivenessModel::load(&runtime(), &model(name), name, family_of(name).unwrap(), 4).unwrap();
+    let mut m = estimator::<LivenessEstimator>(name, 4);
     let mut jobs = Vec::new();
     for sample in ["image_F1", "image_F2", "image_T1"] {
         jobs.push(face(&p, &format!("antispoof_minivision_samples/{sample}.jpg")).await);

@@ -35,6 +35,16 @@ pub const STORE_FILE: &str = "faceserve.db";
 /// Directory of the index dumps inside the data directory.
 pub const INDEXES_DIR: &str = "indexes";
 
+/// A gallery found by [`GalleryEngine::find`].
+#[derive(Clone)]
+pub struct GalleryHandle(Arc<Gallery>);
+
+impl GalleryHandle {
+    pub fn stats(&self) -> GalleryStats {
+        self.0.stats()
+    }
+}
+
 /// Galleries by application, then by name.
 type Registry = HashMap<String, HashMap<String, Arc<Gallery>>>;
 
@@ -99,7 +109,31 @@ impl GalleryEngine {
         query: &[f32],
         k: usize,
     ) -> Result<Vec<Hit>, GalleryError> {
-        self.core.search(app, gallery, query, k)
+        let query = self.core.check_query(query, k)?;
+        let gallery = self.core.gallery(app, gallery)?;
+        self.core.search(&gallery, &query, k)
+    }
+
+    /// The gallery, looked up once for a request that refuses a missing gallery before its models run and
+    /// searches it afterwards ([`Self::search_in`]).
+    pub fn find(&self, app: &str, gallery: &str) -> Result<GalleryHandle, GalleryError> {
+        self.core.gallery(app, gallery).map(GalleryHandle)
+    }
+
+    /// As [`Self::search`], in a gallery found before; `GalleryNotFound` if it was deleted meanwhile.
+    pub fn search_in(
+        &self,
+        gallery: &GalleryHandle,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Hit>, GalleryError> {
+        let query = self.core.check_query(query, k)?;
+        if gallery.0.is_deleted() {
+            return Err(GalleryError::GalleryNotFound {
+                gallery: gallery.0.row.name.clone(),
+            });
+        }
+        self.core.search(&gallery.0, &query, k)
     }
 
     pub fn get(&self, app: &str, gallery: &str, id: Uuid) -> Result<TemplateRecord, GalleryError> {

@@ -66,19 +66,22 @@ impl EngineCore {
         Ok(record)
     }
 
-    pub(crate) fn search(
-        &self,
-        app: &str,
-        gallery: &str,
-        query: &[f32],
-        k: usize,
-    ) -> Result<Vec<Hit>, GalleryError> {
+    /// A search's query, renormalised, or why it cannot be searched with.
+    pub(crate) fn check_query(&self, query: &[f32], k: usize) -> Result<Vec<f32>, GalleryError> {
         if k == 0 {
             return Err(GalleryError::InvalidArgument("k must be at least 1".into()));
         }
-        let query = validate_embedding(query, self.config.dimension)?;
-        let gallery = self.gallery(app, gallery)?;
-        let scored = gallery.index.read().search(&query, k);
+        validate_embedding(query, self.config.dimension)
+    }
+
+    /// The `k` best answers to a checked query in `gallery`, resolved against the store.
+    pub(crate) fn search(
+        &self,
+        gallery: &Gallery,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Hit>, GalleryError> {
+        let scored = gallery.index.read().search(query, k);
         // The index may still hold a template whose deletion has just committed; the store has the last word.
         let seqs: Vec<u64> = scored.iter().map(|answer| answer.key).collect();
         let keys = self.store.read()?.template_keys(gallery.row.id, &seqs)?;

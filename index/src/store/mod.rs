@@ -10,6 +10,7 @@ mod apps;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -63,7 +64,7 @@ pub trait TemplateStore: Send + Sync + 'static {
     fn write(&self) -> Result<Box<dyn WriteTransaction + '_>, GalleryError>;
 
     /// The applications allowed to call the server, and their key hashes.
-    fn apps(&self) -> &dyn AppStore;
+    fn apps(&self) -> Arc<dyn AppStore>;
 }
 
 /// Reads inside one transaction.

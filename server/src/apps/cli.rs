@@ -34,7 +34,7 @@ enum AppsAction {
 
 pub fn run(command: AppsCommand) -> anyhow::Result<()> {
     let settings = command.settings.resolve()?;
-    let registry = AppRegistry::open(&settings.data_dir)?;
+    let registry = AppRegistry::open(&settings.engine.data_dir)?;
     match command.action {
         AppsAction::Create { app_id, note } => {
             let app_id = app_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());

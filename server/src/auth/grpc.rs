@@ -11,7 +11,7 @@ use faceserve_proto::v1::ErrorCode;
 use tower::{Layer, Service};
 
 use super::{APP_ID_HEADER, APP_KEY_HEADER, AuthFailure, Authenticator, Surface};
-use crate::api::ApiError;
+use faceserve_engine::ApiError;
 
 /// Services a load balancer or a tool must reach without credentials.
 const OPEN_PREFIXES: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
@@ -93,7 +93,7 @@ where
                     request.extensions_mut().insert(app);
                     inner.call(request).await
                 }
-                Err(failure) => Ok(refusal(&failure).to_status().into_http()),
+                Err(failure) => Ok(crate::status::to_status(&refusal(&failure)).into_http()),
             }
         })
     }

@@ -31,7 +31,7 @@ pub fn caller_app<T>(request: &Request<T>) -> Result<String, Status> {
         .unwrap_or_default())
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Require an APP-ID / APP-KEY pair on every API call (keys: `faceserve apps create`).

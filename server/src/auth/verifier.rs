@@ -101,7 +101,7 @@ impl Authenticator {
         let version = registry.data_version()?;
         let keys = registry.active_keys()?;
         if keys.is_empty() {
-            tracing::warn!(registry = %registry.path().display(),
+            tracing::warn!(registry = %data_dir.join(crate::apps::APPS_FILE).display(),
                 "authentication is on but no application exists: every call will be refused until one is made \
                  with `faceserve apps create`");
         } else {

@@ -1,4 +1,4 @@
-//! `faceserve.v1.EstimateService`: thin handlers over `Api::estimate`, unary and streamed (answers in request order,
+//! `faceserve.v1.EstimateService`: thin handlers over `Engine::estimate`, unary and streamed (answers in request order,
 //! one error per bad item without ending the stream).
 
 use std::sync::Arc;
@@ -10,11 +10,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::per_request::{self, record};
 use super::streams::{self, ResponseStream};
-use crate::api::Api;
 use crate::metrics::Metrics;
+use faceserve_engine::Engine;
 
 pub struct EstimateHandlers {
-    pub api: Arc<Api>,
+    pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
     pub stream_limits: streams::StreamLimits,
 }
@@ -26,9 +26,11 @@ impl EstimateService for EstimateHandlers {
         request: Request<pb::EstimateRequest>,
     ) -> Result<Response<pb::EstimateResponse>, Status> {
         let started = Instant::now();
-        let result = self.api.estimate(request.into_inner()).await;
+        let result = self.engine.estimate(request.into_inner()).await;
         record(&self.metrics, "Estimate", started, result.as_ref().err());
-        result.map(Response::new).map_err(Status::from)
+        result
+            .map(Response::new)
+            .map_err(|e| crate::status::to_status(&e))
     }
 
     type EstimateStreamStream = ResponseStream<pb::EstimateStreamResponse>;
@@ -37,7 +39,7 @@ impl EstimateService for EstimateHandlers {
         &self,
         request: Request<Streaming<pb::EstimateStreamRequest>>,
     ) -> Result<Response<Self::EstimateStreamStream>, Status> {
-        let api = self.api.clone();
+        let api = self.engine.clone();
         let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,

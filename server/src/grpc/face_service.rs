@@ -10,12 +10,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::per_request::{self, record};
 use super::streams::{self, ResponseStream, Skipping};
-use crate::api::{Api, ApiError};
 use crate::auth::caller_app;
 use crate::metrics::Metrics;
+use faceserve_engine::{ApiError, Engine};
 
 pub struct FaceHandlers {
-    pub api: Arc<Api>,
+    pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
     pub stream_limits: streams::StreamLimits,
 }
@@ -37,7 +37,9 @@ impl FaceHandlers {
         let app = caller_app(&request)?;
         let result = op(app, request.into_inner()).await;
         record(&self.metrics, rpc, started, result.as_ref().err());
-        result.map(Response::new).map_err(Status::from)
+        result
+            .map(Response::new)
+            .map_err(|e| crate::status::to_status(&e))
     }
 }
 
@@ -46,21 +48,21 @@ impl FaceHandlers {
 impl FaceService for FaceHandlers {
     async fn add(&self, request: Request<pb::AddRequest>) -> Reply<pb::AddResponse> {
         self.unary("Add", request, |app, req| async move {
-            self.api.add(&app, req).await
+            self.engine.add(&app, req).await
         })
         .await
     }
 
     async fn identify(&self, request: Request<pb::IdentifyRequest>) -> Reply<pb::IdentifyResponse> {
         self.unary("Identify", request, |app, req| async move {
-            self.api.identify(&app, req).await
+            self.engine.identify(&app, req).await
         })
         .await
     }
 
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Reply<pb::VerifyResponse> {
         self.unary("Verify", request, |app, req| async move {
-            self.api.verify(&app, req).await
+            self.engine.verify(&app, req).await
         })
         .await
     }
@@ -70,7 +72,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::GetTemplateRequest>,
     ) -> Reply<pb::TemplateRecord> {
         self.unary("GetTemplate", request, |app, req| async move {
-            self.api.get_template(&app, req).await
+            self.engine.get_template(&app, req).await
         })
         .await
     }
@@ -80,7 +82,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::DeleteTemplateRequest>,
     ) -> Reply<pb::DeleteTemplateResponse> {
         self.unary("DeleteTemplate", request, |app, req| async move {
-            self.api.delete_template(&app, req).await
+            self.engine.delete_template(&app, req).await
         })
         .await
     }
@@ -90,7 +92,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::ListTemplatesRequest>,
     ) -> Reply<pb::ListTemplatesResponse> {
         self.unary("ListTemplates", request, |app, req| async move {
-            self.api.list_templates(&app, req).await
+            self.engine.list_templates(&app, req).await
         })
         .await
     }
@@ -100,7 +102,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::DeleteGalleryRequest>,
     ) -> Reply<pb::DeleteGalleryResponse> {
         self.unary("DeleteGallery", request, |app, req| async move {
-            self.api.delete_gallery(&app, req).await
+            self.engine.delete_gallery(&app, req).await
         })
         .await
     }
@@ -110,7 +112,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::GetGalleryStatsRequest>,
     ) -> Reply<pb::GalleryStats> {
         self.unary("GetGalleryStats", request, |app, req| async move {
-            self.api.gallery_stats(&app, &req.gallery).await
+            self.engine.gallery_stats(&app, &req.gallery).await
         })
         .await
     }
@@ -120,7 +122,7 @@ impl FaceService for FaceHandlers {
         request: Request<pb::ListGalleriesRequest>,
     ) -> Reply<pb::ListGalleriesResponse> {
         self.unary("ListGalleries", request, |app, _| async move {
-            self.api.list_galleries(&app).await
+            self.engine.list_galleries(&app).await
         })
         .await
     }
@@ -131,7 +133,7 @@ impl FaceService for FaceHandlers {
         &self,
         request: Request<Streaming<pb::AddStreamRequest>>,
     ) -> Reply<Self::AddStreamStream> {
-        let (app, api) = (caller_app(&request)?, self.api.clone());
+        let (app, api) = (caller_app(&request)?, self.engine.clone());
         let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,
@@ -151,7 +153,7 @@ impl FaceService for FaceHandlers {
         &self,
         request: Request<Streaming<pb::IdentifyStreamRequest>>,
     ) -> Reply<Self::IdentifyStreamStream> {
-        let (app, api) = (caller_app(&request)?, self.api.clone());
+        let (app, api) = (caller_app(&request)?, self.engine.clone());
         let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,
@@ -173,7 +175,7 @@ impl FaceService for FaceHandlers {
     ) -> Reply<Self::AnalyzeStreamStream> {
         let (app, api, metrics) = (
             caller_app(&request)?,
-            self.api.clone(),
+            self.engine.clone(),
             self.metrics.clone(),
         );
         let skipping = Skipping::LatestWins {

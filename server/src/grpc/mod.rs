@@ -13,13 +13,13 @@ use faceserve_proto::v1::estimate_service_server::EstimateServiceServer;
 use faceserve_proto::v1::face_service_server::FaceServiceServer;
 use tonic::transport::Server;
 
-use crate::api::Api;
 use crate::auth::Authenticator;
 use crate::auth::grpc::GrpcAuthLayer;
 use crate::metrics::Metrics;
 use crate::tls::TlsIdentity;
 pub use estimate_service::EstimateHandlers;
 pub use face_service::FaceHandlers;
+use faceserve_engine::Engine;
 
 /// Largest request message: a raw 10-megapixel RGB frame is 30 MB, and requests under this size that break the
 /// image limits get the API's own precise error rather than a transport one.
@@ -37,7 +37,7 @@ pub struct GrpcOptions {
 /// Serves until `shutdown` resolves, then stops accepting calls and waits for the ones in flight.
 pub async fn serve(
     options: GrpcOptions,
-    api: Arc<Api>,
+    engine: Arc<Engine>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -57,14 +57,14 @@ pub async fn serve(
     // grpcurl releases before 1.8.8 only speak the v1alpha reflection protocol.
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let estimate = EstimateServiceServer::new(EstimateHandlers {
-        api: api.clone(),
+        engine: engine.clone(),
         metrics: metrics.clone(),
         stream_limits: options.stream_limits,
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let face = FaceServiceServer::new(FaceHandlers {
-        api,
+        engine,
         metrics,
         stream_limits: options.stream_limits,
     })

@@ -9,12 +9,14 @@ use faceserve_proto::v1 as pb;
 use tonic::Streaming;
 
 use super::streams::{self, ResponseStream, Skipping, StreamLimits};
-use crate::api::ApiError;
 use crate::metrics::Metrics;
+use faceserve_engine::ApiError;
 
 /// Counts one finished call by RPC, gRPC code and engine code.
 pub fn record(metrics: &Metrics, rpc: &str, started: Instant, error: Option<&ApiError>) {
-    let (code, engine) = error.map_or((tonic::Code::Ok, 0), |e| (e.grpc_code(), e.code as i32));
+    let (code, engine) = error.map_or((tonic::Code::Ok, 0), |e| {
+        (crate::status::grpc_code(e.code), e.code as i32)
+    });
     metrics.request_done(rpc, code, engine, started.elapsed());
 }
 

@@ -119,8 +119,8 @@ async fn wait_for_slot(
 }
 
 /// The error for a stream item without its request.
-pub fn missing_request() -> crate::api::ApiError {
-    crate::api::ApiError::new(
+pub fn missing_request() -> faceserve_engine::ApiError {
+    faceserve_engine::ApiError::new(
         faceserve_proto::v1::ErrorCode::PhotoEmpty,
         "photo should not be empty",
     )

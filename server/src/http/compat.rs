@@ -22,8 +22,8 @@ use super::compat_body::{
 };
 use super::error::{ErrorEnvelope, ErrorStyle};
 use super::form::{Form, PHOTO, PHOTO2, TEMPLATE_ID, flag};
-use crate::api::ApiError;
 use crate::auth::AppId;
+use faceserve_engine::ApiError;
 
 const TAG: &str = "cloud API (spec 000/001)";
 
@@ -141,7 +141,7 @@ pub async fn add(
             include_quality: query.quality()?,
             ..Default::default()
         };
-        let added = state.api.add(&app.0, request).await?;
+        let added = state.engine.add(&app.0, request).await?;
         Ok(AddEnvelope {
             transaction_id: added.transaction_id,
             result: AddResult {
@@ -184,7 +184,7 @@ pub async fn identify(
             include_quality: query.quality()?,
             ..Default::default()
         };
-        let found = state.api.identify(&app.0, request).await?;
+        let found = state.engine.identify(&app.0, request).await?;
         let best = found.matches.first();
         Ok(IdentifyEnvelope {
             transaction_id: found.transaction_id.clone(),
@@ -251,7 +251,7 @@ pub async fn verify(
             gallery: query.gallery(),
             ..Default::default()
         };
-        let verdict = state.api.verify(&app.0, request).await?;
+        let verdict = state.engine.verify(&app.0, request).await?;
         Ok(VerifyEnvelope {
             transaction_id: verdict.transaction_id,
             result: VerifyResult {
@@ -302,7 +302,7 @@ pub async fn delete(
             template_id: template_id.clone(),
             gallery: query.gallery(),
         };
-        let deleted = state.api.delete_template(&app.0, request).await?;
+        let deleted = state.engine.delete_template(&app.0, request).await?;
         Ok(DeleteEnvelope {
             transaction_id: deleted.transaction_id,
             result: DeleteResult {

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::ApiError;
-use crate::api::convert::transaction_id;
+use faceserve_engine::ApiError;
+use faceserve_engine::convert::transaction_id;
 
 /// The cloud API's error body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,7 +43,7 @@ pub struct DetailError {
 /// The HTTP status of an engine error.
 pub fn http_status(error: &ApiError) -> StatusCode {
     use tonic::Code as C;
-    match error.grpc_code() {
+    match crate::status::grpc_code(error.code) {
         C::InvalidArgument | C::FailedPrecondition | C::OutOfRange => StatusCode::BAD_REQUEST,
         C::Unauthenticated => StatusCode::UNAUTHORIZED,
         C::PermissionDenied => StatusCode::FORBIDDEN,

@@ -8,7 +8,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::http::StatusCode;
 use faceserve_proto::v1::{self as pb, ErrorCode};
 
-use crate::api::ApiError;
+use faceserve_engine::ApiError;
 
 /// Form field names of the cloud API and of faceserve's verify extension.
 pub const PHOTO: &str = "photo";

@@ -1,4 +1,4 @@
-//! The HTTP listener (`--http-addr`): the specs' JSON APIs on the same [`Api`] operations as gRPC, its OpenAPI
+//! The HTTP listener (`--http-addr`): the specs' JSON APIs on the same [`Engine`] operations as gRPC, its OpenAPI
 //! document at `GET /openapi.json` and `GET /health`. Handlers are thin: a request becomes the API's request
 //! message, the answer becomes the spec's JSON, an [`ApiError`] becomes the spec's error body.
 
@@ -24,16 +24,16 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{Api, ApiError};
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::tls::TlsIdentity;
 use error::{ErrorStyle, error_response};
+use faceserve_engine::{ApiError, Engine};
 
 /// What every handler needs.
 #[derive(Clone)]
 pub struct HttpState {
-    pub api: Arc<Api>,
+    pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
     /// `None`: authentication off, every caller is the default application.
     pub auth: Option<Arc<Authenticator>>,
@@ -61,10 +61,9 @@ impl HttpState {
         started: Instant,
         result: Result<T, ApiError>,
     ) -> Response {
-        let (code, engine) = result
-            .as_ref()
-            .err()
-            .map_or((tonic::Code::Ok, 0), |e| (e.grpc_code(), e.code as i32));
+        let (code, engine) = result.as_ref().err().map_or((tonic::Code::Ok, 0), |e| {
+            (crate::status::grpc_code(e.code), e.code as i32)
+        });
         self.metrics
             .request_done(route, code, engine, started.elapsed());
         match result {

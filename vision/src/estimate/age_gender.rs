@@ -11,13 +11,10 @@
 //! - vladmandic/human `human_age` (SSR-Net, 64x64 RGB 0..255, age in years) and `human_gender` (64x64 grey as the
 //!   emotion model, (female, male)).
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input};
+use super::registry::EstimatorFamily;
 use super::session::EstimatorSession;
-use super::{EstimatorFamily, FaceJob, square_crop};
-use crate::runtime::{Runtime, RuntimeError};
+use super::{FaceJob, square_crop};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, fill_grey, fill_hwc};
 
 const CROP_SCALE: f32 = 1.0;
@@ -44,24 +41,17 @@ pub struct AgeGender {
     pub male: Option<f32>,
 }
 
-pub struct AgeGenderModel {
-    session: EstimatorSession,
+/// The age or gender models; which one is the family's business.
+pub struct AgeGenderEstimator {
     family: EstimatorFamily,
     side: u32,
     /// Output indices of (age, gender) for the two-headed models.
     heads: (usize, usize),
 }
 
-impl AgeGenderModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        family: EstimatorFamily,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
+impl AgeGenderEstimator {
+    fn open(session: &EstimatorSession, family: EstimatorFamily) -> Result<Self, String> {
         use EstimatorFamily as F;
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
         let (side, planar, channels) = match family {
             F::DlibAge => (64, true, 3),
             F::DlibGender => (32, true, 3),
@@ -69,11 +59,7 @@ impl AgeGenderModel {
             F::FaceApiAgeGender => (112, false, 3),
             F::HumanAge => (64, false, 3),
             F::HumanGender => (64, false, 1),
-            other => {
-                return Err(RuntimeError::Ort(format!(
-                    "{name}: family {other:?} estimates neither age nor gender"
-                )));
-            }
+            other => return Err(format!("family {other:?} estimates neither age nor gender")),
         };
         let expected = if planar {
             vec![channels, side, side]
@@ -81,10 +67,7 @@ impl AgeGenderModel {
             vec![side, side, channels]
         };
         if session.item_dims() != expected.as_slice() {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?}, expected {expected:?}",
-                session.item_dims()
-            )));
+            return Err(unexpected_input(session, &format!("{expected:?}")));
         }
         let heads = match family {
             F::HseFaceres => (
@@ -98,7 +81,6 @@ impl AgeGenderModel {
             _ => (0, 0),
         };
         Ok(Self {
-            session,
             family,
             side: side as u32,
             heads,
@@ -157,28 +139,24 @@ fn decode(family: EstimatorFamily, heads: (usize, usize), outputs: &[Vec<f32>]) 
     }
 }
 
-impl Model for AgeGenderModel {
+impl Estimator for AgeGenderEstimator {
     type Input = FaceJob;
     type Output = AgeGender;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
+    fn for_graph(session: &EstimatorSession, spec: &LoadSpec) -> Result<Self, String> {
+        Self::open(session, spec.family)
     }
 
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<AgeGender>, ModelError> {
-        let (family, side, heads) = (self.family, self.side, self.heads);
-        self.session.run_faces(
-            &jobs,
-            |job, out| prepare(family, side, job, out),
-            |outputs| decode(family, heads, outputs),
-        )
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(self.family, self.side, job, tensor)
     }
 
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
-        }
-        Ok(())
+    fn decode(&self, _: &FaceJob, outputs: &[Vec<f32>]) -> Result<AgeGender, String> {
+        Ok(decode(self.family, self.heads, outputs))
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }
 

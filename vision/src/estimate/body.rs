@@ -5,15 +5,13 @@
 //! each cell of the stride 8/16/32 grids, centre = (out + cell) * stride and size = exp(out) * stride; objectness and
 //! class scores already went through a sigmoid. A person's confidence is objectness x person score; NMS follows.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use faceserve_batcher::{Model, ModelError};
 use image::{Rgb, RgbImage};
 
+use super::model::{Estimator, LoadSpec, unexpected_input};
 use super::session::EstimatorSession;
 use crate::detect::{Detection, non_max_suppression};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, resize_bilinear};
 
 const SIDE: u32 = 416;
@@ -30,49 +28,21 @@ pub struct Person {
     pub confidence: f32,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct BodyParams {
-    pub score_threshold: f32,
-    pub nms_iou: f32,
+/// Boxes overlapping a kept one by more than this are dropped.
+const NMS_IOU: f32 = 0.45;
+
+pub struct BodyEstimator {
+    /// Smallest confidence of a reported person.
+    min_confidence: f32,
 }
 
-impl Default for BodyParams {
-    fn default() -> Self {
-        // YOLOX's own demo values.
-        Self {
-            score_threshold: 0.3,
-            nms_iou: 0.45,
-        }
-    }
+/// The letterbox scale from photo to model input.
+fn letterbox_scale(image: &RgbImage) -> f32 {
+    (SIDE as f32 / image.width() as f32).min(SIDE as f32 / image.height() as f32)
 }
 
-pub struct BodyModel {
-    session: EstimatorSession,
-    params: BodyParams,
-}
-
-impl BodyModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        params: BodyParams,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 3x416x416",
-                session.item_dims()
-            )));
-        }
-        Ok(Self { session, params })
-    }
-}
-
-/// The letterboxed input and the factor mapping image pixels into it.
-fn prepare(image: &RgbImage, out: &mut [f32]) -> f32 {
-    let scale = (SIDE as f32 / image.width() as f32).min(SIDE as f32 / image.height() as f32);
+fn prepare(image: &RgbImage, out: &mut [f32]) {
+    let scale = letterbox_scale(image);
     let (w, h) = (
         ((image.width() as f32 * scale) as u32).clamp(1, SIDE),
         ((image.height() as f32 * scale) as u32).clamp(1, SIDE),
@@ -81,7 +51,6 @@ fn prepare(image: &RgbImage, out: &mut [f32]) -> f32 {
     let mut canvas = RgbImage::from_pixel(SIDE, SIDE, Rgb([PAD; 3]));
     image::imageops::replace(&mut canvas, &resized, 0, 0);
     fill_chw(&canvas, &RAW_BGR, SIDE as usize, SIDE as usize, out);
-    scale
 }
 
 /// Persons in a raw `[cells, 85]` output, in input pixels, before NMS.
@@ -131,56 +100,42 @@ fn suppress(persons: Vec<Person>, iou: f32) -> Vec<Person> {
         .collect()
 }
 
-impl Model for BodyModel {
+impl Estimator for BodyEstimator {
     type Input = Arc<RgbImage>;
-    /// Persons, most confident first, in image pixels (clipped to the photo).
     type Output = Vec<Person>;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
+    fn for_graph(session: &EstimatorSession, spec: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
+            return Err(unexpected_input(session, "3x416x416"));
+        }
+        Ok(Self {
+            min_confidence: spec.min_confidence,
+        })
     }
 
-    fn run(&mut self, images: Vec<Arc<RgbImage>>) -> Result<Vec<Vec<Person>>, ModelError> {
-        let len = self.session.item_len();
-        let mut data = vec![0.0f32; images.len() * len];
-        let scales: Vec<f32> = images
-            .iter()
-            .zip(data.chunks_exact_mut(len))
-            .map(|(image, slot)| prepare(image, slot))
-            .collect();
-        let outputs = self.session.run(&data)?;
-        Ok(outputs
-            .iter()
-            .zip(scales)
-            .zip(&images)
-            .map(|((out, scale), image)| {
-                let (w, h) = (image.width() as f32, image.height() as f32);
-                suppress(
-                    decode(&out[0], self.params.score_threshold),
-                    self.params.nms_iou,
-                )
-                .into_iter()
-                .map(|p| Person {
-                    bbox: [
-                        (p.bbox[0] / scale).clamp(0.0, w),
-                        (p.bbox[1] / scale).clamp(0.0, h),
-                        (p.bbox[2] / scale).clamp(0.0, w),
-                        (p.bbox[3] / scale).clamp(0.0, h),
-                    ],
-                    confidence: p.confidence,
-                })
-                .collect()
+    fn prepare(&self, image: &Arc<RgbImage>, tensor: &mut [f32]) {
+        prepare(image, tensor)
+    }
+
+    fn decode(&self, image: &Arc<RgbImage>, outputs: &[Vec<f32>]) -> Result<Vec<Person>, String> {
+        let scale = letterbox_scale(image);
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        Ok(suppress(decode(&outputs[0], self.min_confidence), NMS_IOU)
+            .into_iter()
+            .map(|p| Person {
+                bbox: [
+                    (p.bbox[0] / scale).clamp(0.0, w),
+                    (p.bbox[1] / scale).clamp(0.0, h),
+                    (p.bbox[2] / scale).clamp(0.0, w),
+                    (p.bbox[3] / scale).clamp(0.0, h),
+                ],
+                confidence: p.confidence,
             })
             .collect())
     }
 
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        // One shared blank picture per batch: the model only needs the right shapes.
-        let blank = Arc::new(RgbImage::new(64, 48));
-        for &size in batch_sizes {
-            self.run(std::iter::repeat_n(blank.clone(), size).collect())?;
-        }
-        Ok(())
+    fn warm_up_input() -> Arc<RgbImage> {
+        Arc::new(RgbImage::new(64, 48))
     }
 }
 

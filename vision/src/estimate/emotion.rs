@@ -5,13 +5,9 @@
 //! classes. The crop is the detector's box squared on its longer side: on FER2013 faces found by SCRFD, scale 1.0 gave
 //! 0.51 accuracy, 1.2 gave 0.42 and 1.4 gave 0.31 (FER2013 crops are tight).
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input};
 use super::session::EstimatorSession;
 use super::{FaceJob, square_crop};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::fill_grey;
 
 const SIDE: u32 = 64;
@@ -85,27 +81,8 @@ impl Emotions {
     }
 }
 
-pub struct EmotionModel {
-    session: EstimatorSession,
-}
-
-impl EmotionModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [SIDE as usize, SIDE as usize, 1] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 64x64 grey",
-                session.item_dims()
-            )));
-        }
-        Ok(Self { session })
-    }
-}
+/// oarriaga's mini-Xception as packaged by vladmandic/human.
+pub struct EmotionEstimator;
 
 /// The model input for one face.
 pub fn prepare(job: &FaceJob, out: &mut [f32]) {
@@ -122,24 +99,27 @@ pub fn decode(scores: &[f32]) -> Emotions {
     Emotions(out)
 }
 
-impl Model for EmotionModel {
+impl Estimator for EmotionEstimator {
     type Input = FaceJob;
     type Output = Emotions;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
-    }
-
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<Emotions>, ModelError> {
-        self.session
-            .run_faces(&jobs, prepare, |outputs| decode(&outputs[0]))
-    }
-
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [SIDE as usize, SIDE as usize, 1] {
+            return Err(unexpected_input(session, "64x64 grey"));
         }
-        Ok(())
+        Ok(Self)
+    }
+
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(job, tensor)
+    }
+
+    fn decode(&self, _: &FaceJob, outputs: &[Vec<f32>]) -> Result<Emotions, String> {
+        Ok(decode(&outputs[0]))
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }
 

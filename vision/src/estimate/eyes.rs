@@ -6,14 +6,10 @@
 //! x, y of the fixed 146-point subset of `face_blendshapes_graph.cc`. MediaPipe names blendshapes from the subject's
 //! side: `eyeBlinkRight` (index 10) is the eye on the image's left (checked by covering one eye of a photo).
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input, wrong_output_len};
 use super::session::EstimatorSession;
 use super::{FaceJob, centred_crop_transform, warped_crop};
 use crate::align::Affine;
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_hwc};
 
 const SIDE: u32 = 256;
@@ -69,31 +65,9 @@ pub fn eye_openness(blendshapes: &[f32]) -> EyeOpenness {
     }
 }
 
-pub struct MeshModel {
-    session: EstimatorSession,
+/// MediaPipe's face mesh.
+pub struct MeshEstimator {
     mesh_output: usize,
-}
-
-impl MeshModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [SIDE as usize, SIDE as usize, 3] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 256x256 RGB",
-                session.item_dims()
-            )));
-        }
-        let mesh_output = session.output_index("Identity")?;
-        Ok(Self {
-            session,
-            mesh_output,
-        })
-    }
 }
 
 fn crop_transform(job: &FaceJob) -> Affine {
@@ -101,108 +75,81 @@ fn crop_transform(job: &FaceJob) -> Affine {
     centred_crop_transform(job.face.center(), side, job.face.eye_line_angle(), SIDE)
 }
 
-impl Model for MeshModel {
+impl Estimator for MeshEstimator {
     type Input = FaceJob;
     type Output = FaceMesh;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
-    }
-
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<FaceMesh>, ModelError> {
-        let index = self.mesh_output;
-        let raw = self.session.run_faces(
-            &jobs,
-            |job, out| {
-                fill_hwc(
-                    &warped_crop(&job.image, &crop_transform(job), SIDE),
-                    &UNIT,
-                    out,
-                )
-            },
-            |outputs| outputs[index].clone(),
-        )?;
-        raw.into_iter()
-            .zip(&jobs)
-            .map(|(values, job)| {
-                if values.len() != 3 * MESH_POINTS {
-                    return Err(ModelError(format!(
-                        "face mesh gave {} values",
-                        values.len()
-                    )));
-                }
-                Ok(FaceMesh {
-                    points: values.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect(),
-                    to_image: crop_transform(job)
-                        .inverse()
-                        .expect("a crop transform with a positive scale is invertible"),
-                })
-            })
-            .collect()
-    }
-
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [SIDE as usize, SIDE as usize, 3] {
+            return Err(unexpected_input(session, "256x256 RGB"));
         }
-        Ok(())
+        Ok(Self {
+            mesh_output: session.output_index("Identity")?,
+        })
     }
-}
 
-pub struct BlendshapeModel {
-    session: EstimatorSession,
-}
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        fill_hwc(
+            &warped_crop(&job.image, &crop_transform(job), SIDE),
+            &UNIT,
+            tensor,
+        )
+    }
 
-impl BlendshapeModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [BLENDSHAPE_SUBSET.len(), 2] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 146 points",
-                session.item_dims()
-            )));
+    fn decode(&self, job: &FaceJob, outputs: &[Vec<f32>]) -> Result<FaceMesh, String> {
+        let values = &outputs[self.mesh_output];
+        if values.len() != 3 * MESH_POINTS {
+            return Err(wrong_output_len("face mesh", values.len(), 3 * MESH_POINTS));
         }
-        Ok(Self { session })
+        Ok(FaceMesh {
+            points: values.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect(),
+            to_image: crop_transform(job)
+                .inverse()
+                .expect("a crop transform with a positive scale is invertible"),
+        })
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }
 
-impl Model for BlendshapeModel {
+/// MediaPipe's blendshape model, on [`FaceMesh::blendshape_input`].
+pub struct BlendshapeEstimator;
+
+impl Estimator for BlendshapeEstimator {
     /// [`FaceMesh::blendshape_input`].
     type Input = Vec<f32>;
     /// The 52 blendshape coefficients.
     type Output = Vec<f32>;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [BLENDSHAPE_SUBSET.len(), 2] {
+            return Err(unexpected_input(session, "146 points"));
+        }
+        Ok(Self)
     }
 
-    fn run(&mut self, inputs: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, ModelError> {
-        let len = self.session.item_len();
-        if let Some(bad) = inputs.iter().find(|i| i.len() != len) {
-            return Err(ModelError(format!(
-                "blendshape input has {} values, expected {len}",
-                bad.len()
-            )));
+    /// An input of another length (not a mesh subset) leaves the tensor at zero; `decode` refuses it.
+    fn prepare(&self, input: &Vec<f32>, tensor: &mut [f32]) {
+        if input.len() == tensor.len() {
+            tensor.copy_from_slice(input);
         }
-        let data = inputs.concat();
-        Ok(self
-            .session
-            .run(&data)?
-            .into_iter()
-            .map(|mut outputs| outputs.swap_remove(0))
-            .collect())
     }
 
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![vec![128.0; 2 * BLENDSHAPE_SUBSET.len()]; size])?;
+    fn decode(&self, input: &Vec<f32>, outputs: &[Vec<f32>]) -> Result<Vec<f32>, String> {
+        if input.len() != 2 * BLENDSHAPE_SUBSET.len() {
+            return Err(wrong_output_len(
+                "the blendshape input",
+                input.len(),
+                2 * BLENDSHAPE_SUBSET.len(),
+            ));
         }
-        Ok(())
+        Ok(outputs[0].clone())
+    }
+
+    fn warm_up_input() -> Vec<f32> {
+        vec![128.0; 2 * BLENDSHAPE_SUBSET.len()]
     }
 }
 

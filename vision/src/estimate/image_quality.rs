@@ -17,7 +17,7 @@ const NATIVE_MAX: u32 = 512;
 const JPEG_BLOCK: u32 = 8;
 
 /// Raw measurements of one face; see each field for its unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ImageMeasures {
     /// Variance of the 3x3 Laplacian of the grey face crop (grey levels squared): falls with blur.
     pub laplacian_variance: f32,

@@ -4,13 +4,9 @@
 //! centre, warped to 192x192 (bilinear, black outside), raw RGB 0..255 planar (the graph normalises). The output is
 //! 106 (x, y) pairs in -1..1; pixel = (p + 1) * 96 in the crop, mapped back through the inverse warp.
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input, wrong_output_len};
 use super::session::EstimatorSession;
 use super::{FaceJob, centred_crop_transform, warped_crop};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw};
 
 pub const POINTS: usize = 106;
@@ -22,27 +18,7 @@ const RAW_RGB: PixelNorm = PixelNorm::new(ChannelOrder::Rgb, 0.0, 1.0);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Landmarks106(pub Vec<[f32; 2]>);
 
-pub struct LandmarkModel {
-    session: EstimatorSession,
-}
-
-impl LandmarkModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 3x192x192",
-                session.item_dims()
-            )));
-        }
-        Ok(Self { session })
-    }
-}
+pub struct LandmarkEstimator;
 
 fn crop_transform(job: &FaceJob) -> crate::align::Affine {
     let side = job.face.width().max(job.face.height()) * CROP_SCALE;
@@ -70,37 +46,30 @@ fn decode(job: &FaceJob, output: &[f32]) -> Landmarks106 {
     )
 }
 
-impl Model for LandmarkModel {
+impl Estimator for LandmarkEstimator {
     type Input = FaceJob;
     type Output = Landmarks106;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
-    }
-
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<Landmarks106>, ModelError> {
-        let raw = self
-            .session
-            .run_faces(&jobs, prepare, |outputs| outputs[0].clone())?;
-        raw.iter()
-            .zip(&jobs)
-            .map(|(values, job)| {
-                if values.len() != 2 * POINTS {
-                    return Err(ModelError(format!(
-                        "2d106det gave {} values, expected {}",
-                        values.len(),
-                        2 * POINTS
-                    )));
-                }
-                Ok(decode(job, values))
-            })
-            .collect()
-    }
-
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
+            return Err(unexpected_input(session, "3x192x192"));
         }
-        Ok(())
+        Ok(Self)
+    }
+
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(job, tensor)
+    }
+
+    fn decode(&self, job: &FaceJob, outputs: &[Vec<f32>]) -> Result<Landmarks106, String> {
+        let values = &outputs[0];
+        if values.len() != 2 * POINTS {
+            return Err(wrong_output_len("2d106det", values.len(), 2 * POINTS));
+        }
+        Ok(decode(job, values))
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }

@@ -7,52 +7,17 @@
 //! - `human_antispoof` and `human_liveness` (vladmandic/human): the face crop resized to the input (128 and 32), RGB
 //!   0..1, interleaved; the first output value is the "real" score (human's `antispoof.ts`, `liveness.ts`).
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input};
+use super::registry::EstimatorFamily;
 use super::session::EstimatorSession;
-use super::{EstimatorFamily, FaceJob, square_crop};
-use crate::runtime::{Runtime, RuntimeError};
+use super::{FaceJob, square_crop};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, fill_hwc};
 
 const UNIT: PixelNorm = PixelNorm::new(ChannelOrder::Rgb, 0.0, 255.0);
 
-pub struct LivenessModel {
-    session: EstimatorSession,
+pub struct LivenessEstimator {
     family: EstimatorFamily,
     side: u32,
-}
-
-impl LivenessModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        family: EstimatorFamily,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        let dims = session.item_dims().to_vec();
-        let side = match (family, dims.as_slice()) {
-            (EstimatorFamily::MiniFasNet { .. }, &[3, h, w]) if h == w => h,
-            (EstimatorFamily::HumanAntispoof | EstimatorFamily::HumanLiveness, &[h, w, 3])
-                if h == w =>
-            {
-                h
-            }
-            _ => {
-                return Err(RuntimeError::Ort(format!(
-                    "{name}: input {dims:?} does not fit liveness family {family:?}"
-                )));
-            }
-        };
-        Ok(Self {
-            session,
-            family,
-            side: side as u32,
-        })
-    }
 }
 
 /// The model input for one face.
@@ -81,29 +46,42 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     exps.iter().map(|e| e / sum).collect()
 }
 
-impl Model for LivenessModel {
+impl Estimator for LivenessEstimator {
     type Input = FaceJob;
     /// Probability (0..1) that the face is a live person rather than a photo or screen.
     type Output = f32;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
+    fn for_graph(session: &EstimatorSession, spec: &LoadSpec) -> Result<Self, String> {
+        let side = match (spec.family, session.item_dims()) {
+            (EstimatorFamily::MiniFasNet { .. }, &[3, h, w]) if h == w => h,
+            (EstimatorFamily::HumanAntispoof | EstimatorFamily::HumanLiveness, &[h, w, 3])
+                if h == w =>
+            {
+                h
+            }
+            (family, _) => {
+                return Err(unexpected_input(
+                    session,
+                    &format!("square input of liveness family {family:?}"),
+                ));
+            }
+        };
+        Ok(Self {
+            family: spec.family,
+            side: side as u32,
+        })
     }
 
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<f32>, ModelError> {
-        let (family, side) = (self.family, self.side);
-        self.session.run_faces(
-            &jobs,
-            |job, out| prepare(family, side, job, out),
-            |outputs| decode(family, &outputs[0]),
-        )
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(self.family, self.side, job, tensor)
     }
 
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
-        }
-        Ok(())
+    fn decode(&self, _: &FaceJob, outputs: &[Vec<f32>]) -> Result<f32, String> {
+        Ok(decode(self.family, &outputs[0]))
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }
 

@@ -5,63 +5,42 @@
 //! its SSD detector's box unsquared; with SCRFD's boxes the square of the longer side found more masks (7 of 10 on
 //! `masked_face/img2.jpeg` against 5 of 10). The RFB masked-face detector does better (`masked_face`).
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
+use super::model::{Estimator, LoadSpec, unexpected_input};
 use super::session::EstimatorSession;
 use super::{FaceJob, square_crop};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_hwc};
 
 const SIDE: u32 = 224;
 const NORM: PixelNorm = PixelNorm::new(ChannelOrder::Rgb, 127.5, 127.5);
 
-pub struct MaskModel {
-    session: EstimatorSession,
-}
-
-impl MaskModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [SIDE as usize, SIDE as usize, 3] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 224x224 RGB",
-                session.item_dims()
-            )));
-        }
-        Ok(Self { session })
-    }
-}
+pub struct MaskEstimator;
 
 /// The model input for one face: its box stretched to 224x224.
 pub fn prepare(job: &FaceJob, out: &mut [f32]) {
     fill_hwc(&square_crop(&job.image, &job.face, 1.0, SIDE), &NORM, out);
 }
 
-impl Model for MaskModel {
+impl Estimator for MaskEstimator {
     type Input = FaceJob;
     /// Probability that the face wears a mask.
     type Output = f32;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
-    }
-
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<f32>, ModelError> {
-        self.session
-            .run_faces(&jobs, prepare, |outputs| outputs[0][0])
-    }
-
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [SIDE as usize, SIDE as usize, 3] {
+            return Err(unexpected_input(session, "224x224 RGB"));
         }
-        Ok(())
+        Ok(Self)
+    }
+
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(job, tensor)
+    }
+
+    fn decode(&self, _: &FaceJob, outputs: &[Vec<f32>]) -> Result<f32, String> {
+        Ok(outputs[0][0])
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }

@@ -7,15 +7,13 @@
 //! 0..1 of the photo. Measured against the MobileNetV2 classifier in docs/ACCURACY.md (10 of 10 masked faces against
 //! 7 of 10 on `masked_face/img2.jpeg`, no false alarm on 24 unmasked faces for either).
 
-use std::path::Path;
 use std::sync::Arc;
 
-use faceserve_batcher::{Model, ModelError};
 use image::RgbImage;
 
 use super::FaceRegion;
+use super::model::{Estimator, LoadSpec, unexpected_input};
 use super::session::EstimatorSession;
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, resize_bilinear};
 
 const WIDTH: u32 = 640;
@@ -36,36 +34,9 @@ pub struct MaskedFaceBox {
     pub masked: f32,
 }
 
-pub struct MaskedFaceModel {
-    session: EstimatorSession,
+pub struct MaskedFaceEstimator {
     scores: usize,
     boxes: usize,
-}
-
-impl MaskedFaceModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [3, HEIGHT as usize, WIDTH as usize] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 3x480x640",
-                session.item_dims()
-            )));
-        }
-        let (scores, boxes) = (
-            session.output_index("scores")?,
-            session.output_index("boxes")?,
-        );
-        Ok(Self {
-            session,
-            scores,
-            boxes,
-        })
-    }
 }
 
 fn decode(scores: &[f32], boxes: &[f32], width: u32, height: u32) -> Vec<MaskedFaceBox> {
@@ -101,43 +72,40 @@ pub fn mask_of(detections: &[MaskedFaceBox], face: &FaceRegion) -> Option<f32> {
         .map(|d| d.masked)
 }
 
-impl Model for MaskedFaceModel {
+impl Estimator for MaskedFaceEstimator {
     type Input = Arc<RgbImage>;
     type Output = Vec<MaskedFaceBox>;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [3, HEIGHT as usize, WIDTH as usize] {
+            return Err(unexpected_input(session, "3x480x640"));
+        }
+        Ok(Self {
+            scores: session.output_index("scores")?,
+            boxes: session.output_index("boxes")?,
+        })
     }
 
-    fn run(&mut self, images: Vec<Arc<RgbImage>>) -> Result<Vec<Vec<MaskedFaceBox>>, ModelError> {
-        let len = self.session.item_len();
-        let mut data = vec![0.0f32; images.len() * len];
-        for (image, slot) in images.iter().zip(data.chunks_exact_mut(len)) {
-            let stretched = resize_bilinear(image, WIDTH, HEIGHT);
-            fill_chw(&stretched, &NORM, WIDTH as usize, HEIGHT as usize, slot);
-        }
-        let outputs = self.session.run(&data)?;
-        Ok(outputs
-            .iter()
-            .zip(&images)
-            .map(|(out, image)| {
-                decode(
-                    &out[self.scores],
-                    &out[self.boxes],
-                    image.width(),
-                    image.height(),
-                )
-            })
-            .collect())
+    fn prepare(&self, image: &Arc<RgbImage>, tensor: &mut [f32]) {
+        let stretched = resize_bilinear(image, WIDTH, HEIGHT);
+        fill_chw(&stretched, &NORM, WIDTH as usize, HEIGHT as usize, tensor);
     }
 
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        // One shared blank picture per batch: the model only needs the right shapes.
-        let blank = Arc::new(RgbImage::new(64, 48));
-        for &size in batch_sizes {
-            self.run(std::iter::repeat_n(blank.clone(), size).collect())?;
-        }
-        Ok(())
+    fn decode(
+        &self,
+        image: &Arc<RgbImage>,
+        outputs: &[Vec<f32>],
+    ) -> Result<Vec<MaskedFaceBox>, String> {
+        Ok(decode(
+            &outputs[self.scores],
+            &outputs[self.boxes],
+            image.width(),
+            image.height(),
+        ))
+    }
+
+    fn warm_up_input() -> Arc<RgbImage> {
+        Arc::new(RgbImage::new(64, 48))
     }
 }
 

@@ -1,13 +1,11 @@
-//! Face and body estimators of the Image API: one module per model family, each a batcher [`Model`] that owns its
-//! ONNX session and applies the preprocessing its reference implementation used (crop, size, colour order,
-//! normalisation), so a request only says which face and which model. Image statistics that need no model (sharpness,
-//! exposure, JPEG blockiness ...) live in [`image_quality`].
-//!
-//! [`Model`]: faceserve_batcher::Model
+//! Face and body estimators of the Image API: one module per model family, each an [`model::Estimator`] applying
+//! the preprocessing its reference implementation used (crop, size, colour order, normalisation) around one ONNX
+//! session, so a request only says which face and which model. [`registry`] names every runnable model and the
+//! default of each estimator. Image statistics that need no model (sharpness, exposure, JPEG blockiness ...) live in
+//! [`image_quality`].
 
 pub mod age_gender;
 pub mod body;
-pub mod catalog;
 pub mod emotion;
 pub mod eyes;
 pub mod image_quality;
@@ -16,8 +14,10 @@ pub mod landmarks;
 pub mod liveness;
 pub mod mask;
 pub mod masked_face;
+pub mod model;
 pub mod pose;
-mod session;
+pub mod registry;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use crate::align::{Affine, warp_affine};
 use crate::detect::Detection;
 use crate::tensor::resize_region;
 
-pub use catalog::{EstimatorFamily, family_of};
+pub use registry::{Capability, EstimatorFamily, Loader};
 
 /// A face to estimate, in image pixels: its box `[x1, y1, x2, y2]` and, when known, the five points (left eye, right
 /// eye, nose, left and right mouth corners, "left" meaning the image's left).

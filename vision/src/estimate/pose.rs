@@ -7,13 +7,9 @@
 //! rotation, read as Euler angles the way 3DDFA_V2's `matrix2angle` does. Angles are in degrees; mirroring a face
 //! flips the sign of yaw and roll.
 
-use std::path::Path;
-
-use faceserve_batcher::{Model, ModelError};
-
 use super::FaceJob;
+use super::model::{Estimator, LoadSpec, unexpected_input, wrong_output_len};
 use super::session::EstimatorSession;
-use crate::runtime::{Runtime, RuntimeError};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, resize_region};
 
 const SIDE: u32 = 120;
@@ -38,8 +34,8 @@ impl HeadPose {
     }
 }
 
-pub struct PoseModel {
-    session: EstimatorSession,
+/// 3DDFA_V2 with its bundled parameter normalisation.
+pub struct PoseEstimator {
     mean: Vec<f32>,
     std: Vec<f32>,
 }
@@ -48,33 +44,6 @@ pub struct PoseModel {
 struct MeanStd {
     mean: Vec<f32>,
     std: Vec<f32>,
-}
-
-impl PoseModel {
-    pub fn load(
-        runtime: &Runtime,
-        path: &Path,
-        name: &str,
-        max_batch: usize,
-    ) -> Result<Self, RuntimeError> {
-        let session = EstimatorSession::open(runtime, path, name, max_batch)?;
-        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
-            return Err(RuntimeError::Ort(format!(
-                "{name}: input {:?} is not the expected 3x120x120",
-                session.item_dims()
-            )));
-        }
-        let bytes = faceserve_models::bundled_bytes("3ddfa_v2_param_mean_std_62d")
-            .expect("the 3DDFA normalisation is bundled");
-        let MeanStd { mean, std } = serde_json::from_slice(bytes)
-            .map_err(|e| RuntimeError::Ort(format!("3DDFA mean/std: {e}")))?;
-        if mean.len() != PARAMS || std.len() != PARAMS {
-            return Err(RuntimeError::Ort(
-                "3DDFA mean/std must hold 62 values each".into(),
-            ));
-        }
-        Ok(Self { session, mean, std })
-    }
 }
 
 /// 3DDFA_V2's ROI for a face box: `(left, top, side)` in whole pixels.
@@ -127,35 +96,41 @@ pub fn pose_of_params(p: &[f32]) -> HeadPose {
     }
 }
 
-impl Model for PoseModel {
+impl Estimator for PoseEstimator {
     type Input = FaceJob;
     type Output = HeadPose;
 
-    fn max_batch_size(&self) -> usize {
-        self.session.max_batch()
-    }
-
-    fn run(&mut self, jobs: Vec<FaceJob>) -> Result<Vec<HeadPose>, ModelError> {
-        let (mean, std) = (&self.mean, &self.std);
-        let raw = self
-            .session
-            .run_faces(&jobs, prepare, |outputs| outputs[0].clone())?;
-        raw.iter()
-            .map(|out| {
-                if out.len() != PARAMS {
-                    return Err(ModelError(format!("3DDFA gave {} parameters", out.len())));
-                }
-                let p: Vec<f32> = (0..PARAMS).map(|i| out[i] * std[i] + mean[i]).collect();
-                Ok(pose_of_params(&p))
-            })
-            .collect()
-    }
-
-    fn warm_up(&mut self, batch_sizes: &[usize]) -> Result<(), ModelError> {
-        for &size in batch_sizes {
-            self.run(vec![FaceJob::blank(); size])?;
+    fn for_graph(session: &EstimatorSession, _: &LoadSpec) -> Result<Self, String> {
+        if session.item_dims() != [3, SIDE as usize, SIDE as usize] {
+            return Err(unexpected_input(session, "3x120x120"));
         }
-        Ok(())
+        let bytes = faceserve_models::bundled_bytes("3ddfa_v2_param_mean_std_62d")
+            .expect("the 3DDFA normalisation is bundled");
+        let MeanStd { mean, std } =
+            serde_json::from_slice(bytes).map_err(|e| format!("3DDFA mean/std: {e}"))?;
+        if mean.len() != PARAMS || std.len() != PARAMS {
+            return Err("3DDFA mean/std must hold 62 values each".into());
+        }
+        Ok(Self { mean, std })
+    }
+
+    fn prepare(&self, job: &FaceJob, tensor: &mut [f32]) {
+        prepare(job, tensor)
+    }
+
+    fn decode(&self, _: &FaceJob, outputs: &[Vec<f32>]) -> Result<HeadPose, String> {
+        let out = &outputs[0];
+        if out.len() != PARAMS {
+            return Err(wrong_output_len("3DDFA", out.len(), PARAMS));
+        }
+        let p: Vec<f32> = (0..PARAMS)
+            .map(|i| out[i] * self.std[i] + self.mean[i])
+            .collect();
+        Ok(pose_of_params(&p))
+    }
+
+    fn warm_up_input() -> FaceJob {
+        FaceJob::blank()
     }
 }
 

@@ -7,11 +7,10 @@ use faceserve_batcher::ModelError;
 use ort::session::Session;
 use ort::value::Tensor;
 
-use super::FaceJob;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::session_io::model_error;
 
-pub(crate) struct EstimatorSession {
+pub struct EstimatorSession {
     session: Session,
     /// The manifest name, for error messages.
     name: String,
@@ -81,30 +80,16 @@ impl EstimatorSession {
     }
 
     /// The index of the output called `name`, checked when a model is loaded so a different export fails early.
-    pub fn output_index(&self, name: &str) -> Result<usize, RuntimeError> {
-        self.outputs.iter().position(|o| o == name).ok_or_else(|| {
-            RuntimeError::Ort(format!("{}: the graph has no output {name}", self.name))
-        })
+    pub fn output_index(&self, name: &str) -> Result<usize, String> {
+        self.outputs
+            .iter()
+            .position(|o| o == name)
+            .ok_or_else(|| format!("the graph has no output {name}"))
     }
 
-    /// Prepares every face's input with `prepare` (which fills one request's slice of the tensor), runs the batch
-    /// and turns each request's outputs into a result with `decode`.
-    pub fn run_faces<O>(
-        &mut self,
-        jobs: &[FaceJob],
-        prepare: impl Fn(&FaceJob, &mut [f32]),
-        decode: impl Fn(&[Vec<f32>]) -> O,
-    ) -> Result<Vec<O>, ModelError> {
-        let len = self.item_len();
-        let mut data = vec![0.0f32; jobs.len() * len];
-        for (job, slot) in jobs.iter().zip(data.chunks_exact_mut(len)) {
-            prepare(job, slot);
-        }
-        Ok(self
-            .run(&data)?
-            .iter()
-            .map(|outputs| decode(outputs))
-            .collect())
+    /// The manifest name of the model.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Runs `data` (the requests' input tensors back to back) and returns, for each request, every output's values

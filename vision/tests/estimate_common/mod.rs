@@ -4,11 +4,24 @@
 use std::sync::Arc;
 
 use faceserve_batcher::NoopObserver;
+use faceserve_vision::estimate::model::{BoxedModel, Estimator, LoadSpec, load};
+use faceserve_vision::estimate::registry::find;
 use faceserve_vision::estimate::{FaceJob, FaceRegion};
 use faceserve_vision::pipeline::{FacePipeline, OwnedImage};
 use image::RgbImage;
 
-use crate::support::{default_pipeline_config, photo, runtime};
+use crate::support::{default_pipeline_config, model, photo, runtime};
+
+/// The registry's model `name` as a family-`E` batcher model.
+pub fn estimator<E: Estimator>(name: &str, max_batch: usize) -> BoxedModel<E::Input, E::Output> {
+    let spec = LoadSpec {
+        name: name.to_string(),
+        family: find(name).expect("a registry model").family,
+        max_batch,
+        min_confidence: 0.3,
+    };
+    load::<E>(&runtime(), &model(name), &spec).expect("the model loads")
+}
 
 pub async fn pipeline() -> FacePipeline {
     FacePipeline::start(

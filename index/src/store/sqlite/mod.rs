@@ -10,6 +10,7 @@ mod schema;
 mod transactions;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -45,7 +46,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    apps: SqliteAppStore,
+    apps: Arc<SqliteAppStore>,
 }
 
 impl SqliteStore {
@@ -58,7 +59,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-            apps: SqliteAppStore::open(folder)?,
+            apps: Arc::new(SqliteAppStore::open(folder)?),
         })
     }
 
@@ -96,7 +97,7 @@ impl TemplateStore for SqliteStore {
         Ok(Box::new(SqliteWrite::begin(self.writer.lock())?))
     }
 
-    fn apps(&self) -> &dyn AppStore {
-        &self.apps
+    fn apps(&self) -> Arc<dyn AppStore> {
+        self.apps.clone()
     }
 }

@@ -23,8 +23,8 @@ use utoipa::ToSchema;
 
 use super::HttpState;
 use super::error::{ErrorStyle, error_response};
-use crate::api::ApiError;
 use crate::auth::AppId;
+use faceserve_engine::ApiError;
 use request::{Version, decode_base64, face_region, is_face};
 
 const TAG: &str = "Image API (spec 002)";
@@ -259,7 +259,7 @@ async fn estimate(
         .map(|&i| face_region(i, &objects[i], version))
         .collect::<Result<Vec<_>, _>>()?;
     let estimated = state
-        .api
+        .engine
         .estimate(pb::EstimateRequest {
             image: request.image.map(|bytes| pb::Image {
                 source: Some(pb::image::Source::Encoded(bytes)),
@@ -269,7 +269,7 @@ async fn estimate(
             include_landmarks_106: false,
         })
         .await?;
-    let recognizer = state.api.pipeline.recognizer_name();
+    let recognizer = state.engine.pipeline.recognizer_name();
     if service.estimators.contains(&E::BodyDetection) {
         objects = estimated.bodies.iter().map(response::body).collect();
     } else if face_slots.is_empty() {
@@ -327,7 +327,7 @@ async fn verify_matcher(
         })
     };
     let verdict = state
-        .api
+        .engine
         .verify(
             &app.0,
             pb::VerifyRequest {

@@ -7,7 +7,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use faceserve_proto::v1::{self as pb, ErrorCode};
 use serde_json::Value;
 
-use crate::api::ApiError;
+use faceserve_engine::ApiError;
 
 /// The two request shapes of the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -162,7 +162,7 @@ fn fitter_v1(k: &pb::Keypoints) -> Value {
     let flat: Vec<f32> = named_keypoints(k)
         .into_iter()
         .flat_map(|(_, p)| {
-            let [x, y] = pixel(p).unwrap_or([0.0, 0.0]);
+            let [x, y] = pixel(p.as_ref()).unwrap_or([0.0, 0.0]);
             [x, y, 0.0]
         })
         .collect();
@@ -174,121 +174,36 @@ fn fitter_v1(k: &pb::Keypoints) -> Value {
     })
 }
 
-fn named_keypoints(k: &pb::Keypoints) -> [(&'static str, Option<&pb::Keypoint>); 21] {
-    [
-        ("left_eye_brow_left", k.left_eye_brow_left.as_ref()),
-        ("left_eye_brow_up", k.left_eye_brow_up.as_ref()),
-        ("left_eye_brow_right", k.left_eye_brow_right.as_ref()),
-        ("right_eye_brow_left", k.right_eye_brow_left.as_ref()),
-        ("right_eye_brow_up", k.right_eye_brow_up.as_ref()),
-        ("right_eye_brow_right", k.right_eye_brow_right.as_ref()),
-        ("left_eye_left", k.left_eye_left.as_ref()),
-        ("left_eye", k.left_eye.as_ref()),
-        ("left_eye_right", k.left_eye_right.as_ref()),
-        ("right_eye_left", k.right_eye_left.as_ref()),
-        ("right_eye", k.right_eye.as_ref()),
-        ("right_eye_right", k.right_eye_right.as_ref()),
-        ("left_ear_bottom", k.left_ear_bottom.as_ref()),
-        ("nose_left", k.nose_left.as_ref()),
-        ("nose", k.nose.as_ref()),
-        ("nose_right", k.nose_right.as_ref()),
-        ("right_ear_bottom", k.right_ear_bottom.as_ref()),
-        ("mouth_left", k.mouth_left.as_ref()),
-        ("mouth", k.mouth.as_ref()),
-        ("mouth_right", k.mouth_right.as_ref()),
-        ("chin", k.chin.as_ref()),
-    ]
+/// The keypoints of `k` in the spec's order, by name (the message's fields carry the spec's names).
+fn named_keypoints(k: &pb::Keypoints) -> Vec<(&'static str, Option<pb::Keypoint>)> {
+    let Value::Object(by_name) = serde_json::to_value(k).expect("keypoints serialise") else {
+        unreachable!("a message is an object")
+    };
+    faceserve_vision::estimate::keypoints::names()
+        .map(|name| {
+            let point = by_name
+                .get(name)
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            (name, point)
+        })
+        .collect()
 }
 
-/// The quality block: v2 snake_case fields, v1 camelCase inside `qaa`.
+/// The quality block: v2 snake_case fields, v1 camelCase inside `qaa`. Checks that were not computed are absent
+/// (and named in `not_computed`).
 fn quality_fields(q: &pb::QualityAssessment, version: Version) -> Value {
-    let fields: [(&str, Option<Value>); 29] = [
-        ("total_score", Some(json!(q.total_score))),
-        ("is_sharp", q.is_sharp.map(Value::from)),
-        ("sharpness_score", q.sharpness_score.map(Value::from)),
-        (
-            "is_evenly_illuminated",
-            q.is_evenly_illuminated.map(Value::from),
-        ),
-        ("illumination_score", q.illumination_score.map(Value::from)),
-        ("no_flare", q.no_flare.map(Value::from)),
-        ("is_left_eye_opened", q.is_left_eye_opened.map(Value::from)),
-        (
-            "left_eye_openness_score",
-            q.left_eye_openness_score.map(Value::from),
-        ),
-        (
-            "is_right_eye_opened",
-            q.is_right_eye_opened.map(Value::from),
-        ),
-        (
-            "right_eye_openness_score",
-            q.right_eye_openness_score.map(Value::from),
-        ),
-        (
-            "is_rotation_acceptable",
-            q.is_rotation_acceptable.map(Value::from),
-        ),
-        (
-            "max_rotation_deviation",
-            q.max_rotation_deviation.map(Value::from),
-        ),
-        ("not_masked", q.not_masked.map(Value::from)),
-        ("not_masked_score", q.not_masked_score.map(Value::from)),
-        ("is_neutral_emotion", q.is_neutral_emotion.map(Value::from)),
-        (
-            "neutral_emotion_score",
-            q.neutral_emotion_score.map(Value::from),
-        ),
-        (
-            "is_eyes_distance_acceptable",
-            q.is_eyes_distance_acceptable.map(Value::from),
-        ),
-        ("eyes_distance", q.eyes_distance.map(Value::from)),
-        (
-            "is_margins_acceptable",
-            q.is_margins_acceptable.map(Value::from),
-        ),
-        (
-            "margin_outer_deviation",
-            q.margin_outer_deviation.map(Value::from),
-        ),
-        (
-            "margin_inner_deviation",
-            q.margin_inner_deviation.map(Value::from),
-        ),
-        ("is_not_noisy", q.is_not_noisy.map(Value::from)),
-        ("noise_score", q.noise_score.map(Value::from)),
-        ("watermark_score", q.watermark_score.map(Value::from)),
-        ("has_watermark", q.has_watermark.map(Value::from)),
-        (
-            "dynamic_range_score",
-            q.dynamic_range_score.map(Value::from),
-        ),
-        (
-            "is_dynamic_range_acceptable",
-            q.is_dynamic_range_acceptable.map(Value::from),
-        ),
-        (
-            "background_uniformity_score",
-            q.background_uniformity_score.map(Value::from),
-        ),
-        (
-            "is_background_uniform",
-            q.is_background_uniform.map(Value::from),
-        ),
-    ];
+    let Value::Object(fields) = serde_json::to_value(q).expect("a quality block serialises") else {
+        unreachable!("a message is an object")
+    };
     let name = |snake: &str| match version {
         Version::V2 => snake.to_string(),
         Version::V1 => camel(snake),
     };
-    let mut out: Object = fields
+    let out: Object = fields
         .into_iter()
-        .filter_map(|(field, value)| Some((name(field), value?)))
+        .filter(|(_, value)| !value.is_null() && value.as_array().is_none_or(|a| !a.is_empty()))
+        .map(|(field, value)| (name(&field), value))
         .collect();
-    if !q.not_computed.is_empty() {
-        out.insert(name("not_computed"), json!(q.not_computed));
-    }
     match version {
         Version::V2 => Value::Object(out),
         Version::V1 => json!({"qaa": out}),

@@ -1,151 +1,24 @@
-//! The Image API's `Estimate`: the caller names its estimators, only their models run. Faces come from the request
-//! (normalised `bbox` or pixel `box`, optional five points) or from the detector; every face's estimators run
-//! concurrently so the models' queues batch the faces of all requests.
+//! One face of an `Estimate`: its landmarks first when the five points are missing, then every estimator the request
+//! names (and those the quality assessment reuses) at once, each on its model's queue.
 
 use std::sync::Arc;
 
 use faceserve_proto::v1 as pb;
 use faceserve_vision::detect::Detection;
-use faceserve_vision::estimate::emotion::Emotions;
-use faceserve_vision::estimate::eyes::EyeOpenness;
+use faceserve_vision::estimate::eyes::{EyeOpenness, eye_openness};
 use faceserve_vision::estimate::keypoints::{five_points, named_keypoints};
 use faceserve_vision::estimate::masked_face::{MaskedFaceBox, mask_of};
-use faceserve_vision::estimate::pose::HeadPose;
 use faceserve_vision::estimate::{FaceJob, FaceRegion};
-use faceserve_vision::pipeline::PipelineError;
+use faceserve_vision::quality::FaceSignals;
 use image::RgbImage;
 
-use super::estimate_convert as out;
-use super::estimate_request::{Region, Wanted, regions};
-use super::estimate_slots::{MaskEngine, Slot};
-use super::{Api, ApiError, convert};
+use super::answer as out;
+use super::request::{Region, Wanted};
+use crate::estimators::{MaskEngine, Slot};
+use crate::{ApiError, Engine};
 
-/// What the quality assessment can reuse from the other estimators of the same face.
-#[derive(Default)]
-pub(super) struct FaceSignals {
-    pub pose: Option<HeadPose>,
-    pub mask: Option<f32>,
-    pub emotions: Option<Emotions>,
-    pub eyes: Option<EyeOpenness>,
-}
-
-impl Api {
-    pub async fn estimate(
-        &self,
-        req: pb::EstimateRequest,
-    ) -> Result<pb::EstimateResponse, ApiError> {
-        let wanted = Wanted::parse(&req.estimators)?;
-        self.check_estimators(&wanted, &req.faces)?;
-        let image = self
-            .pipeline
-            .decode(convert::owned_image(req.image)?)
-            .await?;
-        let (width, height) = image.dimensions();
-        let faces = if !wanted.any_face() {
-            Vec::new()
-        } else if req.faces.is_empty() {
-            self.detected(image.clone()).await?
-        } else {
-            regions(&req.faces, width, height)?
-        };
-        if faces.is_empty() && wanted.needs_face() {
-            return Err(PipelineError::NoFace.into());
-        }
-        let bodies = async {
-            if !wanted.body {
-                return Ok(Vec::new());
-            }
-            let persons = self.estimators.body.get()?.infer(image.clone()).await?;
-            Ok::<_, ApiError>(persons)
-        };
-        let mask_boxes = async {
-            match &self.estimators.mask {
-                MaskEngine::Detector(Slot::Ready(m))
-                    if !faces.is_empty() && self.uses_mask(&wanted) =>
-                {
-                    m.infer(image.clone()).await.map(Some)
-                }
-                _ => Ok(None),
-            }
-        };
-        let (bodies, mask_boxes) = tokio::join!(bodies, mask_boxes);
-        let (bodies, mask_boxes) = (bodies?, mask_boxes?);
-        let estimated = futures::future::join_all(faces.iter().enumerate().map(|(id, region)| {
-            self.estimate_face(
-                image.clone(),
-                id as u32,
-                region,
-                &wanted,
-                req.include_landmarks_106,
-                mask_boxes.as_deref(),
-            )
-        }))
-        .await;
-        Ok(pb::EstimateResponse {
-            transaction_id: convert::transaction_id(),
-            image_width: width,
-            image_height: height,
-            faces: estimated.into_iter().collect::<Result<_, _>>()?,
-            bodies: bodies
-                .iter()
-                .enumerate()
-                .map(|(id, p)| out::body(id as u32, p, width, height))
-                .collect(),
-        })
-    }
-
-    /// Refuses, before any model runs, a request naming an estimator without a model.
-    fn check_estimators(&self, wanted: &Wanted, faces: &[pb::FaceRegion]) -> Result<(), ApiError> {
-        let e = &self.estimators;
-        let checks: [(bool, Result<(), ApiError>); 9] = [
-            (wanted.age, e.age.get().map(drop)),
-            (wanted.gender, e.gender.get().map(drop)),
-            (wanted.emotion, e.emotion.get().map(drop)),
-            (wanted.liveness, e.liveness.get().map(drop)),
-            (wanted.mask, e.check_mask()),
-            (wanted.keypoints, e.landmarks.get().map(drop)),
-            (wanted.pose, e.pose.get().map(drop)),
-            (wanted.body, e.body.get().map(drop)),
-            (
-                wanted.deepfake,
-                Err(ApiError::not_available(e.deepfake_reason.clone())),
-            ),
-        ];
-        for (asked, available) in checks {
-            if asked {
-                available?;
-            }
-        }
-        // A template aligns the face on five points; a face given by its box alone gets them from the keypoints model.
-        if wanted.template && faces.iter().any(|f| f.landmarks.is_empty()) {
-            e.landmarks.get().map_err(|err| {
-                ApiError::not_available(format!(
-                    "{} (a template of a face given without landmarks needs the keypoints model to align it)",
-                    err.info
-                ))
-            })?;
-        }
-        Ok(())
-    }
-
-    async fn detected(&self, image: Arc<RgbImage>) -> Result<Vec<Region>, ApiError> {
-        let mut faces = self.pipeline.detect(image).await?;
-        faces.sort_by(|a, b| b.area().total_cmp(&a.area()));
-        Ok(faces
-            .iter()
-            .map(|d| Region {
-                face: FaceRegion::from(d),
-                score: d.score,
-            })
-            .collect())
-    }
-
-    /// Whether a request's mask verdicts are needed: asked for, or for the quality assessment when available.
-    fn uses_mask(&self, wanted: &Wanted) -> bool {
-        wanted.mask || (wanted.quality && self.estimators.mask.is_ready())
-    }
-
-    async fn estimate_face(
+impl Engine {
+    pub(super) async fn estimate_face(
         &self,
         image: Arc<RgbImage>,
         id: u32,
@@ -164,7 +37,7 @@ impl Api {
                 image: image.clone(),
                 face,
             };
-            Some(e.landmarks.get()?.infer(job).await?)
+            Some(e.landmarks.infer(job).await?)
         } else {
             None
         };
@@ -182,19 +55,17 @@ impl Api {
             matches!((&e.age, &e.gender), (Slot::Ready(a), Slot::Ready(g)) if Arc::ptr_eq(a, g));
         let run_gender = wanted.gender && !(shared && run_age);
         let (age, gender, emotions, liveness, pose, mask, eyes, template) = tokio::join!(
-            optional(run_age, || async { e.age.get()?.infer(job.clone()).await }),
-            optional(run_gender, || async {
-                e.gender.get()?.infer(job.clone()).await
-            }),
+            optional(run_age, || async { e.age.infer(job.clone()).await }),
+            optional(run_gender, || async { e.gender.infer(job.clone()).await }),
             optional(
                 wanted.emotion || for_quality(e.emotion.is_ready()),
-                || async { e.emotion.get()?.infer(job.clone()).await }
+                || async { e.emotion.infer(job.clone()).await }
             ),
             optional(wanted.liveness, || async {
-                e.liveness.get()?.infer(job.clone()).await
+                e.liveness.infer(job.clone()).await
             }),
             optional(wanted.pose || for_quality(e.pose.is_ready()), || async {
-                e.pose.get()?.infer(job.clone()).await
+                e.pose.infer(job.clone()).await
             }),
             optional(self.uses_mask(wanted), || self.mask(&job, mask_boxes)),
             optional(
@@ -206,7 +77,7 @@ impl Api {
         let age = age?;
         let gender = gender?.or(if shared { age } else { None });
         let (emotions, pose, mask) = (emotions?, pose?, mask?.flatten());
-        let mut found = convert::face(&detection(&face, region.score), width, height);
+        let mut found = crate::convert::face(&detection(&face, region.score), width, height);
         if face.landmarks.is_none() {
             found.landmarks.clear();
         }
@@ -277,21 +148,21 @@ impl Api {
         boxes: Option<&[MaskedFaceBox]>,
     ) -> Result<Option<f32>, ApiError> {
         match &self.estimators.mask {
-            MaskEngine::Classifier(slot) => slot.get()?.infer(job.clone()).await.map(Some),
+            MaskEngine::Classifier(slot) => slot.infer(job.clone()).await.map(Some),
             MaskEngine::Detector(_) => Ok(boxes.and_then(|b| mask_of(b, &job.face))),
         }
     }
 
-    pub(super) async fn eyes(&self, job: &FaceJob) -> Result<EyeOpenness, ApiError> {
+    pub(crate) async fn eyes(&self, job: &FaceJob) -> Result<EyeOpenness, ApiError> {
         let e = &self.estimators;
-        let mesh = e.mesh.get()?.infer(job.clone()).await?;
-        let shapes = e.blendshapes.get()?.infer(mesh.blendshape_input()).await?;
-        Ok(faceserve_vision::estimate::eyes::eye_openness(&shapes))
+        let mesh = e.mesh.infer(job.clone()).await?;
+        let shapes = e.blendshapes.infer(mesh.blendshape_input()).await?;
+        Ok(eye_openness(&shapes))
     }
 
     /// The mask probability of one face on its own (running the masked-face detector on its photo when that is the
     /// engine); `None` without a mask model or when the detector saw no face there.
-    pub(super) async fn mask_of_face(&self, job: &FaceJob) -> Result<Option<f32>, ApiError> {
+    pub(crate) async fn mask_of_face(&self, job: &FaceJob) -> Result<Option<f32>, ApiError> {
         match &self.estimators.mask {
             MaskEngine::Classifier(Slot::Ready(m)) => m.infer(job.clone()).await.map(Some),
             MaskEngine::Detector(Slot::Ready(m)) => {

@@ -3,13 +3,13 @@
 use faceserve_index::{GalleryStats, TemplateRecord};
 use faceserve_proto::v1 as pb;
 
-use super::convert::{self, gallery_name};
-use super::{Api, ApiError, blocking};
+use crate::convert::{self, gallery_name};
+use crate::{ApiError, Engine, blocking};
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
 
-impl Api {
+impl Engine {
     pub async fn get_template(
         &self,
         app: &str,

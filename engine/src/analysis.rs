@@ -8,7 +8,7 @@ use faceserve_proto::v1 as pb;
 use faceserve_vision::estimate::{FaceJob, FaceRegion};
 use faceserve_vision::pipeline::EmbeddedFace;
 
-use super::{Api, ApiError, convert};
+use crate::{ApiError, Engine, convert};
 
 /// The optional parts of a face analysis a request asked for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,8 +18,8 @@ pub struct AnalysisOptions {
     pub quality: bool,
 }
 
-impl Api {
-    pub(super) async fn face_analysis(
+impl Engine {
+    pub(crate) async fn face_analysis(
         &self,
         face: &EmbeddedFace,
         options: AnalysisOptions,

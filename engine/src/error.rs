@@ -1,5 +1,5 @@
-//! One error type for every API surface: an engine code (the spec's where one exists) and its info text. gRPC and
-//! HTTP each map it once, so the same failure reads the same everywhere.
+//! One error type for every operation: an engine code (the spec's where one exists) and its info text. The gRPC
+//! and HTTP layers each map it once, so the same failure reads the same everywhere.
 
 use faceserve_index::GalleryError;
 use faceserve_proto::v1::{ErrorCode, ErrorDetail};
@@ -35,36 +35,6 @@ impl ApiError {
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail::new(self.code, self.info.clone())
     }
-
-    /// The gRPC status code for this engine code.
-    pub fn grpc_code(&self) -> tonic::Code {
-        use ErrorCode as E;
-        match self.code {
-            E::TemplateNotFound | E::GalleryNotFound => tonic::Code::NotFound,
-            E::TemplateExists => tonic::Code::AlreadyExists,
-            E::NotAvailable | E::TemplateModelMismatch => tonic::Code::FailedPrecondition,
-            E::Overloaded => tonic::Code::ResourceExhausted,
-            E::Cancelled => tonic::Code::DeadlineExceeded,
-            E::Skipped => tonic::Code::Aborted,
-            E::Unauthenticated => tonic::Code::Unauthenticated,
-            E::Internal | E::Unspecified => tonic::Code::Internal,
-            E::PhotoEmpty
-            | E::WrongMimeType
-            | E::PhotoZeroBytes
-            | E::CanNotDecode
-            | E::NoFace
-            | E::MoreThanOneFace
-            | E::FaceTooSmall
-            | E::ImageTooLarge
-            | E::TooManyPixels
-            | E::InvalidRawImage
-            | E::InvalidArgument => tonic::Code::InvalidArgument,
-        }
-    }
-
-    pub fn to_status(&self) -> tonic::Status {
-        faceserve_proto::status_with_detail(self.grpc_code(), self.detail())
-    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -74,12 +44,6 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-impl From<ApiError> for tonic::Status {
-    fn from(e: ApiError) -> Self {
-        e.to_status()
-    }
-}
 
 impl From<DecodeError> for ApiError {
     fn from(e: DecodeError) -> Self {

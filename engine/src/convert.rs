@@ -9,7 +9,7 @@ use faceserve_vision::detect::Detection;
 use faceserve_vision::pipeline::{FacePolicy, OwnedImage};
 use uuid::Uuid;
 
-use super::ApiError;
+use crate::ApiError;
 
 pub const DEFAULT_GALLERY: &str = "default";
 const MAX_GALLERY_NAME: usize = 64;

@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
+use faceserve_index::GalleryHandle;
 use faceserve_proto::v1 as pb;
 use faceserve_vision::detect::Detection;
 use image::RgbImage;
 
-use super::convert::{self, gallery_name};
-use super::{Api, ApiError, blocking};
+use crate::convert::{self, gallery_name};
+use crate::{ApiError, Engine, blocking};
 
 /// What to identify the faces of a frame against.
 struct Target {
-    gallery: String,
+    gallery: GalleryHandle,
     threshold: f32,
 }
 
-impl Api {
+impl Engine {
     pub async fn analyze_frame(&self, app: &str, frame: pb::AnalyzeFrame) -> pb::AnalyzeResult {
         let frame_id = frame.frame_id.clone();
         self.try_analyze_frame(app, frame)
@@ -35,9 +36,9 @@ impl Api {
     ) -> Result<pb::AnalyzeResult, ApiError> {
         let target = if frame.identify {
             let gallery = gallery_name(&frame.gallery)?;
-            self.gallery_stats(app, &gallery).await?;
+            let (galleries, app) = (self.galleries.clone(), app.to_string());
             Some(Target {
-                gallery,
+                gallery: blocking(move || galleries.find(&app, &gallery)).await??,
                 threshold: self.matching.threshold(frame.threshold.as_ref())?,
             })
         } else {
@@ -52,7 +53,7 @@ impl Api {
         let analyzed = futures::future::join_all(
             faces
                 .iter()
-                .map(|face| self.analyze_face(app, image.clone(), face, target.as_ref())),
+                .map(|face| self.analyze_face(image.clone(), face, target.as_ref())),
         )
         .await;
         Ok(pb::AnalyzeResult {
@@ -67,7 +68,6 @@ impl Api {
 
     async fn analyze_face(
         &self,
-        app: &str,
         image: Arc<RgbImage>,
         face: &Detection,
         target: Option<&Target>,
@@ -77,7 +77,7 @@ impl Api {
             ..Default::default()
         };
         let Some(target) = target else { return out };
-        match self.best_match(app, image, face, target).await {
+        match self.best_match(image, face, target).await {
             Ok(Some((id, similarity))) => {
                 out.matched = similarity >= target.threshold;
                 out.similarity = similarity;
@@ -93,19 +93,13 @@ impl Api {
 
     async fn best_match(
         &self,
-        app: &str,
         image: Arc<RgbImage>,
         face: &Detection,
         target: &Target,
     ) -> Result<Option<(String, f32)>, ApiError> {
         let embedding = self.pipeline.embed(image, face).await?;
-        let (galleries, app, gallery) = (
-            self.galleries.clone(),
-            app.to_string(),
-            target.gallery.clone(),
-        );
-        let hits =
-            blocking(move || galleries.search(&app, &gallery, &embedding.vector, 1)).await??;
+        let (galleries, gallery) = (self.galleries.clone(), target.gallery.clone());
+        let hits = blocking(move || galleries.search_in(&gallery, &embedding.vector, 1)).await??;
         Ok(hits
             .into_iter()
             .next()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use faceserve_proto::v1 as pb;
 use faceserve_vision::calibration::Calibration;
 
-use super::ApiError;
+use crate::ApiError;
 
 pub struct Matching {
     /// Cosine threshold used when a request names none.

@@ -4,7 +4,7 @@
 use faceserve_proto::v1 as pb;
 use faceserve_vision::estimate::FaceRegion;
 
-use super::ApiError;
+use crate::ApiError;
 
 /// The estimators a request asked for.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]

@@ -6,13 +6,13 @@ use faceserve_index::simd::dot;
 use faceserve_proto::v1 as pb;
 use faceserve_vision::pipeline::FacePolicy;
 
-use super::checks::AnalysisOptions;
-use super::convert::{self, gallery_name};
-use super::{Api, ApiError, blocking};
+use crate::analysis::AnalysisOptions;
+use crate::convert::{self, gallery_name};
+use crate::{ApiError, Engine, blocking};
 
 const MAX_TOP_K: u32 = 100;
 
-impl Api {
+impl Engine {
     pub async fn add(&self, app: &str, req: pb::AddRequest) -> Result<pb::AddResponse, ApiError> {
         let gallery = gallery_name(&req.gallery)?;
         let id = convert::optional_template_id(&req.template_id)?;
@@ -68,28 +68,28 @@ impl Api {
         };
         let threshold = self.matching.threshold(req.threshold.as_ref())?;
         let policy = convert::face_policy(req.face_policy)?;
-        // A missing gallery is refused before any model runs.
-        self.gallery_stats(app, &gallery).await?;
+        // The gallery is looked up once: a missing one is refused before any model runs.
+        let target = {
+            let (galleries, app, gallery) =
+                (self.galleries.clone(), app.to_string(), gallery.clone());
+            blocking(move || galleries.find(&app, &gallery)).await??
+        };
         let face = self
             .pipeline
             .embed_one_face(convert::owned_image(req.image)?, policy)
             .await?;
-        let analysis = self
-            .face_analysis(
-                &face,
-                AnalysisOptions {
-                    liveness: req.check_liveness,
-                    deepfake: req.check_deepfake,
-                    quality: req.include_quality,
-                },
-            )
-            .await?;
-        let galleries = self.galleries.clone();
-        let (app_owned, gallery_owned, query) =
-            (app.to_string(), gallery.clone(), face.embedding.vector);
-        let hits =
-            blocking(move || galleries.search(&app_owned, &gallery_owned, &query, top_k as usize))
-                .await??;
+        let options = AnalysisOptions {
+            liveness: req.check_liveness,
+            deepfake: req.check_deepfake,
+            quality: req.include_quality,
+        };
+        // The face's analysis runs beside the search: they need nothing of each other.
+        let (galleries, query) = (self.galleries.clone(), face.embedding.vector.clone());
+        let (analysis, hits) = tokio::join!(
+            self.face_analysis(&face, options),
+            blocking(move || galleries.search_in(&target, &query, top_k as usize)),
+        );
+        let (analysis, hits) = (analysis?, hits??);
         let best_similarity = hits.first().map_or(0.0, |h| h.similarity);
         let matches: Vec<pb::Match> = hits
             .into_iter()

@@ -1,20 +1,20 @@
-//! The operations of the API, independent of the wire: each takes a request message and the calling application and
-//! returns a response message or an [`ApiError`]. gRPC and HTTP handlers only translate to and from these.
+//! faceserve-engine: the operations of the API, independent of the wire. Each takes a request message and the
+//! calling application and returns a response message or an [`ApiError`]: add, identify and verify, gallery
+//! management, frame analysis and the Image API's estimates, with the face analysis (liveness, deepfake, quality)
+//! they share. gRPC and HTTP handlers only translate to and from these; the benchmarks call them in process.
 
+mod analysis;
 mod analyze;
-mod checks;
 pub mod convert;
 mod error;
 mod estimate;
-mod estimate_convert;
-pub mod estimate_models;
-mod estimate_request;
-pub mod estimate_settings;
-mod estimate_slots;
+pub mod estimators;
 mod faces;
 mod galleries;
+pub mod index_settings;
 mod matching;
-mod quality;
+pub mod settings;
+pub mod start;
 
 use std::sync::Arc;
 
@@ -22,12 +22,12 @@ use faceserve_index::GalleryEngine;
 use faceserve_vision::pipeline::FacePipeline;
 
 pub use error::ApiError;
-pub use estimate_models::EstimatorModels;
-pub use estimate_settings::{EstimatorOverrides, EstimatorSettings};
+pub use estimators::EstimatorModels;
 pub use matching::Matching;
+pub use start::EngineSettings;
 
 /// Everything the operations need, shared by all handlers.
-pub struct Api {
+pub struct Engine {
     pub pipeline: Arc<FacePipeline>,
     pub galleries: Arc<GalleryEngine>,
     pub matching: Matching,
@@ -35,7 +35,7 @@ pub struct Api {
     pub estimators: Arc<EstimatorModels>,
 }
 
-/// Runs a synchronous engine call (SQLite, index search) on the blocking pool.
+/// Runs a synchronous call (the template store, an index search) on the blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -6,7 +6,9 @@ use faceserve_vision::estimate::body::Person;
 use faceserve_vision::estimate::emotion::{Emotions, Expression};
 use faceserve_vision::estimate::pose::HeadPose;
 
-use super::ApiError;
+use faceserve_vision::quality::is_masked;
+
+use crate::ApiError;
 
 fn emotion_of(e: Expression) -> pb::Emotion {
     match e {
@@ -44,7 +46,7 @@ pub fn gender(male: Option<f32>) -> (i32, f32) {
 
 pub fn mask(probability: f32) -> pb::MedicalMask {
     pb::MedicalMask {
-        value: probability >= 0.5,
+        value: is_masked(probability),
         confidence: probability,
     }
 }
@@ -64,39 +66,20 @@ fn keypoint(p: [f32; 2], width: u32, height: u32) -> pb::Keypoint {
     }
 }
 
-/// The spec's named keypoints (as [`faceserve_vision::estimate::keypoints::named_keypoints`] gives them).
+/// The spec's named keypoints (as [`faceserve_vision::estimate::keypoints::named_keypoints`] gives them); the
+/// message's fields carry the same names.
 pub fn keypoints(named: &[(&str, [f32; 2])], width: u32, height: u32) -> pb::Keypoints {
-    let mut k = pb::Keypoints {
-        fitter_type: "2d106det".into(),
-        ..Default::default()
-    };
-    for &(name, p) in named {
-        let slot = match name {
-            "left_eye_brow_left" => &mut k.left_eye_brow_left,
-            "left_eye_brow_up" => &mut k.left_eye_brow_up,
-            "left_eye_brow_right" => &mut k.left_eye_brow_right,
-            "right_eye_brow_left" => &mut k.right_eye_brow_left,
-            "right_eye_brow_up" => &mut k.right_eye_brow_up,
-            "right_eye_brow_right" => &mut k.right_eye_brow_right,
-            "left_eye_left" => &mut k.left_eye_left,
-            "left_eye" => &mut k.left_eye,
-            "left_eye_right" => &mut k.left_eye_right,
-            "right_eye_left" => &mut k.right_eye_left,
-            "right_eye" => &mut k.right_eye,
-            "right_eye_right" => &mut k.right_eye_right,
-            "left_ear_bottom" => &mut k.left_ear_bottom,
-            "nose_left" => &mut k.nose_left,
-            "nose" => &mut k.nose,
-            "nose_right" => &mut k.nose_right,
-            "right_ear_bottom" => &mut k.right_ear_bottom,
-            "mouth_left" => &mut k.mouth_left,
-            "mouth" => &mut k.mouth,
-            "mouth_right" => &mut k.mouth_right,
-            "chin" => &mut k.chin,
-            other => unreachable!("keypoint {other} has no field"),
-        };
-        *slot = Some(keypoint(p, width, height));
-    }
+    let by_name: serde_json::Map<String, serde_json::Value> = named
+        .iter()
+        .map(|&(name, p)| {
+            let point =
+                serde_json::to_value(keypoint(p, width, height)).expect("a keypoint serialises");
+            (name.to_string(), point)
+        })
+        .collect();
+    let mut k: pb::Keypoints = serde_json::from_value(serde_json::Value::Object(by_name))
+        .expect("every named keypoint is a field of Keypoints");
+    k.fitter_type = "2d106det".into();
     k
 }
 

@@ -1,4 +1,4 @@
-//! The model manifest (`models/models.toml`, embedded in the binary): every model file faceserve can use, its
+//! The model manifest (`model-catalog/models.toml`, embedded in the binary): every model file faceserve can use, its
 //! sha256, licence, input spec and where it comes from.
 
 use std::sync::OnceLock;
