@@ -4,6 +4,7 @@
 //! to derive patched copies. No inference happens here.
 
 mod archive;
+pub mod convert;
 mod error;
 pub mod fetch;
 mod files;
