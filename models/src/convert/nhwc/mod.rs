@@ -86,6 +86,13 @@ impl NhwcGraph {
         })
     }
 
+    /// A constant as a graph tensor, for operators that take no constant operand (concatenation).
+    pub fn constant(&mut self, constant: &super::tensor::Const) -> Value {
+        let name = self.onnx.constant_f32(&constant.shape, constant.data.clone());
+        let shape = constant.shape.iter().map(|&d| d as i64).collect();
+        self.value(name, shape, Layout::Source)
+    }
+
     /// Declares `value`, in the source's order, a graph output called `name`.
     pub fn output(&mut self, value: &Value, name: &str) -> Result<(), ConvertError> {
         let value = self.to_source(value);
