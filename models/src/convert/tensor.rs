@@ -114,6 +114,9 @@ mod tests {
 
     #[test]
     fn half_floats_decode_exactly() {
-        assert_eq!(f16_to_f32(&[0x00, 0x3c, 0x00, 0xc0, 0x00, 0x00]), vec![1.0, -2.0, 0.0]);
+        assert_eq!(
+            f16_to_f32(&[0x00, 0x3c, 0x00, 0xc0, 0x00, 0x00]),
+            vec![1.0, -2.0, 0.0]
+        );
     }
 }

@@ -41,7 +41,10 @@ pub(super) fn batch_norms_to_fold<'l, 'a>(layers: &'l [Layer<'a>]) -> Folds<'l, 
 }
 
 fn pair(config: &Json, key: &str, default: i64) -> [i64; 2] {
-    match config[key].as_array().map(|v| v.iter().filter_map(Json::as_i64).collect::<Vec<_>>()) {
+    match config[key]
+        .as_array()
+        .map(|v| v.iter().filter_map(Json::as_i64).collect::<Vec<_>>())
+    {
         Some(v) if v.len() == 2 => [v[0], v[1]],
         _ => config[key].as_i64().map_or([default, default], |d| [d, d]),
     }
@@ -82,14 +85,19 @@ fn finish(g: &mut NhwcGraph, y: Value, config: &Json) -> Result<Value, ConvertEr
 }
 
 /// BatchNormalization as a per-channel `x * scale + shift`.
-fn batch_norm_affine(layer: &Layer<'_>, file: &KerasFile) -> Result<(Vec<f32>, Vec<f32>), ConvertError> {
+fn batch_norm_affine(
+    layer: &Layer<'_>,
+    file: &KerasFile,
+) -> Result<(Vec<f32>, Vec<f32>), ConvertError> {
     let mut weights = file.weights(layer.name)?.into_iter();
     let config = layer.config;
     let mut next = |present: bool| if present { weights.next() } else { None };
     let gamma = next(config["scale"].as_bool().unwrap_or(true));
     let beta = next(config["center"].as_bool().unwrap_or(true));
     let (Some(mean), Some(variance)) = (weights.next(), weights.next()) else {
-        return Err(ConvertError::Malformed("BatchNormalization without moving statistics".into()));
+        return Err(ConvertError::Malformed(
+            "BatchNormalization without moving statistics".into(),
+        ));
     };
     let epsilon = config["epsilon"].as_f64().unwrap_or(1e-3) as f32;
     let scale: Vec<f32> = (0..mean.data.len())
@@ -109,13 +117,19 @@ pub(super) fn convert_layer(
     g: &mut NhwcGraph,
 ) -> Result<Value, ConvertError> {
     let config = layer.config;
-    let first = || inputs.first().ok_or_else(|| ConvertError::Malformed("a layer without input".into()));
+    let first = || {
+        inputs
+            .first()
+            .ok_or_else(|| ConvertError::Malformed("a layer without input".into()))
+    };
     Ok(match layer.class {
         "InputLayer" => {
             let shape: Vec<i64> = config["batch_input_shape"]
                 .as_array()
                 .map(|dims| dims.iter().map(|d| d.as_i64().unwrap_or(-1)).collect())
-                .ok_or_else(|| ConvertError::Malformed("InputLayer without batch_input_shape".into()))?;
+                .ok_or_else(|| {
+                    ConvertError::Malformed("InputLayer without batch_input_shape".into())
+                })?;
             g.input(layer.name, &shape)?
         }
         "Conv2D" | "DepthwiseConv2D" => convolution(layer, first()?, file, folded, g)?,
@@ -123,14 +137,24 @@ pub(super) fn convert_layer(
         "BatchNormalization" => {
             let (scale, shift) = batch_norm_affine(layer, file)?;
             let n = scale.len();
-            let scaled = g.binary("Mul", Operand::Value(first()?), Operand::Const(&Const::new(vec![n], scale)?))?;
-            g.binary("Add", Operand::Value(&scaled), Operand::Const(&Const::new(vec![n], shift)?))?
+            let scaled = g.binary(
+                "Mul",
+                Operand::Value(first()?),
+                Operand::Const(&Const::new(vec![n], scale)?),
+            )?;
+            g.binary(
+                "Add",
+                Operand::Value(&scaled),
+                Operand::Const(&Const::new(vec![n], shift)?),
+            )?
         }
         "ReLU" => {
             let slope = config["negative_slope"].as_f64().unwrap_or(0.0);
             let threshold = config["threshold"].as_f64().unwrap_or(0.0);
             if slope != 0.0 || threshold != 0.0 {
-                return Err(ConvertError::Unsupported("ReLU with a slope or threshold".into()));
+                return Err(ConvertError::Unsupported(
+                    "ReLU with a slope or threshold".into(),
+                ));
             }
             match config["max_value"].as_f64() {
                 Some(max) => g.clip(first()?, 0.0, max as f32),
@@ -149,21 +173,38 @@ pub(super) fn convert_layer(
             check_channels_last(config)?;
             let p: Vec<[i64; 2]> = config["padding"]
                 .as_array()
-                .map(|rows| rows.iter().map(|r| [r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0)]).collect())
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| [r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0)])
+                        .collect()
+                })
                 .unwrap_or_default();
             let [top_bottom, left_right] = p[..] else {
-                return Err(ConvertError::Unsupported(format!("ZeroPadding2D padding {}", config["padding"])));
+                return Err(ConvertError::Unsupported(format!(
+                    "ZeroPadding2D padding {}",
+                    config["padding"]
+                )));
             };
             g.pad(first()?, &[[0, 0], top_bottom, left_right, [0, 0]])?
         }
         "AveragePooling2D" | "MaxPooling2D" => {
             check_channels_last(config)?;
-            let kind = if layer.class == "MaxPooling2D" { Pool::Max } else { Pool::Average };
+            let kind = if layer.class == "MaxPooling2D" {
+                Pool::Max
+            } else {
+                Pool::Average
+            };
             let window = pair(config, "pool_size", 2);
-            let strides = if config["strides"].is_null() { window } else { pair(config, "strides", 1) };
+            let strides = if config["strides"].is_null() {
+                window
+            } else {
+                pair(config, "strides", 1)
+            };
             g.pool(kind, first()?, window, strides, padding(config)?)?
         }
-        "GlobalAveragePooling2D" => g.reduce(super::super::nhwc::Reduce::Mean, first()?, &[1, 2], false)?,
+        "GlobalAveragePooling2D" => {
+            g.reduce(super::super::nhwc::Reduce::Mean, first()?, &[1, 2], false)?
+        }
         "Flatten" => {
             let x = first()?;
             let per_sample: i64 = x.shape[1..].iter().product();
@@ -172,7 +213,9 @@ pub(super) fn convert_layer(
         "Dropout" => first()?.clone(),
         "Dense" => {
             let weights = file.weights(layer.name)?;
-            let kernel = weights.first().ok_or_else(|| ConvertError::Malformed("Dense without kernel".into()))?;
+            let kernel = weights
+                .first()
+                .ok_or_else(|| ConvertError::Malformed("Dense without kernel".into()))?;
             let bias = weights.get(1).map(|b| b.data.as_slice());
             let y = g.matmul(first()?, kernel, bias)?;
             finish(g, y, config)?
@@ -191,7 +234,9 @@ fn convolution(
     let config = layer.config;
     check_channels_last(config)?;
     let weights = file.weights(layer.name)?;
-    let kernel = weights.first().ok_or_else(|| ConvertError::Malformed("a convolution without kernel".into()))?;
+    let kernel = weights
+        .first()
+        .ok_or_else(|| ConvertError::Malformed("a convolution without kernel".into()))?;
     let depthwise = layer.class == "DepthwiseConv2D";
     let (mut kernel, groups) = if depthwise {
         (kernel.depthwise_to_oihw(), kernel.shape[2])
@@ -208,13 +253,24 @@ fn convolution(
             chunk.iter_mut().for_each(|w| *w *= scale[o]);
         }
         let old = bias.unwrap_or_else(|| vec![0.0; out_channels]);
-        bias = Some((0..out_channels).map(|o| old[o] * scale[o] + shift[o]).collect());
+        bias = Some(
+            (0..out_channels)
+                .map(|o| old[o] * scale[o] + shift[o])
+                .collect(),
+        );
     }
     let spec = ConvSpec {
         strides: pair(config, "strides", 1),
         dilations: pair(config, "dilation_rate", 1),
         padding: padding(config)?,
     };
-    let y = g.conv(x, &kernel, bias.as_deref(), groups, &spec, Activation::Linear)?;
+    let y = g.conv(
+        x,
+        &kernel,
+        bias.as_deref(),
+        groups,
+        &spec,
+        Activation::Linear,
+    )?;
     finish(g, y, config)
 }

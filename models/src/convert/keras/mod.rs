@@ -32,10 +32,12 @@ pub(super) fn convert(bytes: &[u8]) -> Result<Vec<u8>, ConvertError> {
             .inbound
             .iter()
             .map(|name| {
-                values
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| ConvertError::Malformed(format!("{} reads {name} before it is made", layer.name)))
+                values.get(name).cloned().ok_or_else(|| {
+                    ConvertError::Malformed(format!(
+                        "{} reads {name} before it is made",
+                        layer.name
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let y = layers::convert_layer(layer, &inputs, &file, &folded, &mut graph)
@@ -44,9 +46,9 @@ pub(super) fn convert(bytes: &[u8]) -> Result<Vec<u8>, ConvertError> {
     }
     let outputs = output_layers(&model, &layers);
     for name in outputs {
-        let value = values
-            .get(name)
-            .ok_or_else(|| ConvertError::Malformed(format!("output layer {name} is not in the model")))?;
+        let value = values.get(name).ok_or_else(|| {
+            ConvertError::Malformed(format!("output layer {name} is not in the model"))
+        })?;
         graph.output(value, name)?;
     }
     Ok(graph.encode("keras"))
@@ -61,7 +63,10 @@ fn read_layers(model: &Json) -> Result<Vec<Layer<'_>>, ConvertError> {
     let mut layers: Vec<Layer<'_>> = Vec::with_capacity(list.len());
     for entry in list {
         let config = &entry["config"];
-        let name = entry["name"].as_str().or_else(|| config["name"].as_str()).unwrap_or("");
+        let name = entry["name"]
+            .as_str()
+            .or_else(|| config["name"].as_str())
+            .unwrap_or("");
         let class = entry["class_name"].as_str().unwrap_or("");
         let inbound = if sequential {
             layers.last().map(|l| vec![l.name]).unwrap_or_default()
@@ -72,7 +77,12 @@ fn read_layers(model: &Json) -> Result<Vec<Layer<'_>>, ConvertError> {
                 .map(|calls| calls.iter().filter_map(|c| c[0].as_str()).collect())
                 .unwrap_or_default()
         };
-        layers.push(Layer { name, class, config, inbound });
+        layers.push(Layer {
+            name,
+            class,
+            config,
+            inbound,
+        });
     }
     Ok(layers)
 }

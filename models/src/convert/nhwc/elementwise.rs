@@ -26,11 +26,17 @@ impl NhwcGraph {
     }
 
     /// `constant` as an ONNX initializer that broadcasts against `like` as it does against the source's tensor.
-    pub(crate) fn broadcast_constant(&mut self, constant: &Const, like: &Value) -> Result<String, ConvertError> {
+    pub(crate) fn broadcast_constant(
+        &mut self,
+        constant: &Const,
+        like: &Value,
+    ) -> Result<String, ConvertError> {
         if like.layout == Layout::Source
             || (constant.data.len() == 1 && constant.shape.len() <= like.rank())
         {
-            return Ok(self.onnx.constant_f32(&constant.shape, constant.data.clone()));
+            return Ok(self
+                .onnx
+                .constant_f32(&constant.shape, constant.data.clone()));
         }
         if constant.shape.len() > 4 {
             return Err(ConvertError::Unsupported(format!(
@@ -45,7 +51,12 @@ impl NhwcGraph {
     }
 
     /// A broadcasting binary operator (Add, Sub, Mul, Div, Max, Min, Pow...).
-    pub fn binary(&mut self, op: &'static str, a: Operand<'_>, b: Operand<'_>) -> Result<Value, ConvertError> {
+    pub fn binary(
+        &mut self,
+        op: &'static str,
+        a: Operand<'_>,
+        b: Operand<'_>,
+    ) -> Result<Value, ConvertError> {
         let (a_name, b_name, shape, layout) = match (a, b) {
             (Operand::Value(a), Operand::Value(b)) => {
                 let (a, b) = self.common_layout(a, b)?;
@@ -55,12 +66,22 @@ impl NhwcGraph {
             (Operand::Value(a), Operand::Const(c)) => {
                 let a = self.settle_for_constant(a, c);
                 let c_name = self.broadcast_constant(c, &a)?;
-                (a.name.clone(), c_name, broadcast(&a.shape, &dims_of(c))?, a.layout)
+                (
+                    a.name.clone(),
+                    c_name,
+                    broadcast(&a.shape, &dims_of(c))?,
+                    a.layout,
+                )
             }
             (Operand::Const(c), Operand::Value(b)) => {
                 let b = self.settle_for_constant(b, c);
                 let c_name = self.broadcast_constant(c, &b)?;
-                (c_name, b.name.clone(), broadcast(&dims_of(c), &b.shape)?, b.layout)
+                (
+                    c_name,
+                    b.name.clone(),
+                    broadcast(&dims_of(c), &b.shape)?,
+                    b.layout,
+                )
             }
             (Operand::Const(_), Operand::Const(_)) => {
                 return Err(ConvertError::Unsupported(format!("{op} of two constants")));
@@ -81,7 +102,7 @@ impl NhwcGraph {
     /// `x` in the source's order when `constant` has more dimensions than it (it would not broadcast as NCHW).
     fn settle_for_constant(&mut self, x: &Value, constant: &Const) -> Value {
         if x.layout == Layout::ChannelsFirst && constant.shape.len() > x.rank() {
-            self.to_source(x)
+            self.in_source_order(x)
         } else {
             x.clone()
         }
@@ -93,9 +114,9 @@ impl NhwcGraph {
             return Ok((a.clone(), b.clone()));
         }
         if a.rank() == 4 && b.rank() == 4 {
-            Ok((self.to_channels_first(a)?, self.to_channels_first(b)?))
+            Ok((self.in_channels_first(a)?, self.in_channels_first(b)?))
         } else {
-            Ok((self.to_source(a), self.to_source(b)))
+            Ok((self.in_source_order(a), self.in_source_order(b)))
         }
     }
 }
@@ -107,14 +128,22 @@ fn dims_of(c: &Const) -> Vec<i64> {
 /// NumPy broadcasting of two shapes (-1 = unknown, taken as the batch).
 pub(crate) fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>, ConvertError> {
     let rank = a.len().max(b.len());
-    let dim = |s: &[i64], i: usize| if i + s.len() < rank { 1 } else { s[i + s.len() - rank] };
+    let dim = |s: &[i64], i: usize| {
+        if i + s.len() < rank {
+            1
+        } else {
+            s[i + s.len() - rank]
+        }
+    };
     (0..rank)
         .map(|i| match (dim(a, i), dim(b, i)) {
             (x, y) if x == y => Ok(x),
             (1, y) => Ok(y),
             (x, 1) => Ok(x),
             (-1, y) | (y, -1) => Ok(y),
-            _ => Err(ConvertError::Malformed(format!("shapes {a:?} and {b:?} do not broadcast"))),
+            _ => Err(ConvertError::Malformed(format!(
+                "shapes {a:?} and {b:?} do not broadcast"
+            ))),
         })
         .collect()
 }

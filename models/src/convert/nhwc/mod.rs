@@ -88,14 +88,16 @@ impl NhwcGraph {
 
     /// A constant as a graph tensor, for operators that take no constant operand (concatenation).
     pub fn constant(&mut self, constant: &super::tensor::Const) -> Value {
-        let name = self.onnx.constant_f32(&constant.shape, constant.data.clone());
+        let name = self
+            .onnx
+            .constant_f32(&constant.shape, constant.data.clone());
         let shape = constant.shape.iter().map(|&d| d as i64).collect();
         self.value(name, shape, Layout::Source)
     }
 
     /// Declares `value`, in the source's order, a graph output called `name`.
     pub fn output(&mut self, value: &Value, name: &str) -> Result<(), ConvertError> {
-        let value = self.to_source(value);
+        let value = self.in_source_order(value);
         let dims = declared_dims(&value.shape)?;
         self.onnx.output(&value.name, name, dims);
         Ok(())
@@ -105,27 +107,40 @@ impl NhwcGraph {
         self.onnx.encode(graph_name)
     }
 
-    fn node(&mut self, op: &'static str, inputs: &[&str], attrs: Vec<(&'static str, Attr)>) -> String {
+    fn node(
+        &mut self,
+        op: &'static str,
+        inputs: &[&str],
+        attrs: Vec<(&'static str, Attr)>,
+    ) -> String {
         self.onnx.node(op, inputs, attrs)
     }
 
     fn value(&self, name: String, shape: Vec<i64>, layout: Layout) -> Value {
-        Value { name, shape, layout }
+        Value {
+            name,
+            shape,
+            layout,
+        }
     }
 
     /// `value` in the source's order.
-    pub(crate) fn to_source(&mut self, value: &Value) -> Value {
+    pub(crate) fn in_source_order(&mut self, value: &Value) -> Value {
         match value.layout {
             Layout::Source => value.clone(),
             Layout::ChannelsFirst => {
-                let name = self.node("Transpose", &[&value.name], vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
+                let name = self.node(
+                    "Transpose",
+                    &[&value.name],
+                    vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))],
+                );
                 self.value(name, value.shape.clone(), Layout::Source)
             }
         }
     }
 
     /// A 4-D `value` held channels-first.
-    fn to_channels_first(&mut self, value: &Value) -> Result<Value, ConvertError> {
+    fn in_channels_first(&mut self, value: &Value) -> Result<Value, ConvertError> {
         if value.rank() != 4 {
             return Err(ConvertError::Unsupported(format!(
                 "an image operator on a tensor of shape {:?} (NHWC expected)",
@@ -135,14 +150,22 @@ impl NhwcGraph {
         Ok(match value.layout {
             Layout::ChannelsFirst => value.clone(),
             Layout::Source => {
-                let name = self.node("Transpose", &[&value.name], vec![("perm", Attr::Ints(vec![0, 3, 1, 2]))]);
+                let name = self.node(
+                    "Transpose",
+                    &[&value.name],
+                    vec![("perm", Attr::Ints(vec![0, 3, 1, 2]))],
+                );
                 self.value(name, value.shape.clone(), Layout::ChannelsFirst)
             }
         })
     }
 
     /// `value` after a fused activation.
-    pub fn activation(&mut self, value: Value, activation: Activation) -> Result<Value, ConvertError> {
+    pub fn activation(
+        &mut self,
+        value: Value,
+        activation: Activation,
+    ) -> Result<Value, ConvertError> {
         Ok(match activation {
             Activation::Linear => value,
             Activation::Relu => self.unary("Relu", &value),

@@ -26,7 +26,7 @@ impl NhwcGraph {
     /// Reshape to `target` (source order; -1 infers one dimension). When the batch is free and the source fixed it
     /// at 1 in `target`, ONNX's 0 (copy the input's dim 0) keeps it free.
     pub fn reshape(&mut self, x: &Value, target: &[i64]) -> Result<Value, ConvertError> {
-        let x = self.to_source(x);
+        let x = self.in_source_order(x);
         let mut onnx_target = target.to_vec();
         let batch_free = x.shape.first() == Some(&-1);
         if batch_free && matches!(target.first(), Some(1 | -1)) {
@@ -46,7 +46,11 @@ impl NhwcGraph {
             }
             shape[0] = -1;
         }
-        if let Some(free) = shape.iter().skip(usize::from(batch_free)).position(|&d| d == -1) {
+        if let Some(free) = shape
+            .iter()
+            .skip(usize::from(batch_free))
+            .position(|&d| d == -1)
+        {
             let rest: i64 = shape.iter().filter(|&&d| d > 0).product();
             shape[free + usize::from(batch_free)] = known / rest.max(1);
         }
@@ -56,25 +60,33 @@ impl NhwcGraph {
     }
 
     pub fn transpose(&mut self, x: &Value, perm: &[i64]) -> Result<Value, ConvertError> {
-        let x = self.to_source(x);
+        let x = self.in_source_order(x);
         let axes = perm
             .iter()
             .map(|&p| axis_of(p, x.rank()))
             .collect::<Result<Vec<_>, _>>()?;
         let shape = axes.iter().map(|&a| x.shape[a]).collect();
-        let name = self.node("Transpose", &[&x.name], vec![("perm", Attr::Ints(perm.to_vec()))]);
+        let name = self.node(
+            "Transpose",
+            &[&x.name],
+            vec![("perm", Attr::Ints(perm.to_vec()))],
+        );
         Ok(self.value(name, shape, Layout::Source))
     }
 
     /// Concatenation along source axis `axis`, channels-first when every input is 4-D.
     pub fn concat(&mut self, xs: &[Value], axis: i64) -> Result<Value, ConvertError> {
-        let first = xs.first().ok_or_else(|| ConvertError::Malformed("concatenation of nothing".into()))?;
+        let first = xs
+            .first()
+            .ok_or_else(|| ConvertError::Malformed("concatenation of nothing".into()))?;
         let axis = axis_of(axis, first.rank())?;
-        let channels_first = xs.iter().all(|x| x.rank() == 4 && x.layout == Layout::ChannelsFirst);
+        let channels_first = xs
+            .iter()
+            .all(|x| x.rank() == 4 && x.layout == Layout::ChannelsFirst);
         let xs: Vec<Value> = if channels_first {
             xs.to_vec()
         } else {
-            xs.iter().map(|x| self.to_source(x)).collect()
+            xs.iter().map(|x| self.in_source_order(x)).collect()
         };
         let mut shape = xs[0].shape.clone();
         shape[axis] = xs.iter().map(|x| x.shape[axis]).sum();
@@ -86,13 +98,14 @@ impl NhwcGraph {
 
     /// TensorFlow's StridedSlice as ONNX Slice, then Squeeze for the shrunk axes.
     pub fn strided_slice(&mut self, x: &Value, s: &StridedSlice) -> Result<Value, ConvertError> {
-        let x = self.to_source(x);
-        let (mut starts, mut ends, mut axes, mut steps, mut squeezed) = (vec![], vec![], vec![], vec![], vec![]);
+        let x = self.in_source_order(x);
+        let (mut starts, mut ends, mut axes, mut steps, mut squeezed) =
+            (vec![], vec![], vec![], vec![], vec![]);
         let mut shape = x.shape.clone();
-        for axis in 0..s.begin.len().min(x.rank()) {
+        for (axis, (&begin, &end)) in s.begin.iter().zip(&s.end).enumerate().take(x.rank()) {
             let bit = 1 << axis;
             let step = s.strides.get(axis).copied().unwrap_or(1);
-            let (mut start, mut end) = (s.begin[axis], s.end[axis]);
+            let (mut start, mut end) = (begin, end);
             if s.shrink_axis_mask & bit != 0 {
                 end = if start == -1 { i64::MAX } else { start + 1 };
                 squeezed.push(axis as i64);
@@ -110,7 +123,9 @@ impl NhwcGraph {
             }
             let dim = x.shape[axis];
             if dim < 0 {
-                return Err(ConvertError::Unsupported("slicing the free batch dimension".into()));
+                return Err(ConvertError::Unsupported(
+                    "slicing the free batch dimension".into(),
+                ));
             }
             shape[axis] = sliced_len(dim, start, end, step);
             starts.push(start);
@@ -121,41 +136,71 @@ impl NhwcGraph {
         let mut y = x.clone();
         if !axes.is_empty() {
             let inputs = [starts, ends, axes, steps].map(|v| self.onnx.constant_i64(v));
-            let name = self.node("Slice", &[&x.name, &inputs[0], &inputs[1], &inputs[2], &inputs[3]], Vec::new());
+            let name = self.node(
+                "Slice",
+                &[&x.name, &inputs[0], &inputs[1], &inputs[2], &inputs[3]],
+                Vec::new(),
+            );
             y = self.value(name, shape.clone(), Layout::Source);
         }
         if !squeezed.is_empty() {
             let axes = self.onnx.constant_i64(squeezed.clone());
             let name = self.node("Squeeze", &[&y.name, &axes], Vec::new());
-            let kept = (0..shape.len()).filter(|a| !squeezed.contains(&(*a as i64))).map(|a| shape[a]).collect();
+            let kept = (0..shape.len())
+                .filter(|a| !squeezed.contains(&(*a as i64)))
+                .map(|a| shape[a])
+                .collect();
             y = self.value(name, kept, Layout::Source);
         }
         Ok(y)
     }
 
     /// ReduceMean or ReduceSum over source axes `axes`.
-    pub fn reduce(&mut self, kind: Reduce, x: &Value, axes: &[i64], keep_dims: bool) -> Result<Value, ConvertError> {
-        let mut axes = axes.iter().map(|&a| axis_of(a, x.rank())).collect::<Result<Vec<_>, _>>()?;
+    pub fn reduce(
+        &mut self,
+        kind: Reduce,
+        x: &Value,
+        axes: &[i64],
+        keep_dims: bool,
+    ) -> Result<Value, ConvertError> {
+        let mut axes = axes
+            .iter()
+            .map(|&a| axis_of(a, x.rank()))
+            .collect::<Result<Vec<_>, _>>()?;
         axes.sort_unstable();
         axes.dedup();
         let kept: Vec<usize> = (0..x.rank()).filter(|a| !axes.contains(a)).collect();
         // Without keep_dims the result is in the source's order only if the kept axes keep their order in ONNX.
         let keeps_order = kept.windows(2).all(|w| x.position(w[0]) < x.position(w[1]));
-        let x = if keep_dims || keeps_order { x.clone() } else { self.to_source(x) };
+        let x = if keep_dims || keeps_order {
+            x.clone()
+        } else {
+            self.in_source_order(x)
+        };
         let onnx_axes: Vec<i64> = axes.iter().map(|&a| x.position(a) as i64).collect();
         let keep = ("keepdims", Attr::Int(i64::from(keep_dims)));
         let name = match kind {
-            Reduce::Mean => self.node("ReduceMean", &[&x.name], vec![("axes", Attr::Ints(onnx_axes)), keep]),
+            Reduce::Mean => self.node(
+                "ReduceMean",
+                &[&x.name],
+                vec![("axes", Attr::Ints(onnx_axes)), keep],
+            ),
             Reduce::Sum => {
                 let axes_name = self.onnx.constant_i64(onnx_axes);
                 self.node("ReduceSum", &[&x.name, &axes_name], vec![keep])
             }
         };
         Ok(if keep_dims {
-            let shape = (0..x.rank()).map(|a| if axes.contains(&a) { 1 } else { x.shape[a] }).collect();
+            let shape = (0..x.rank())
+                .map(|a| if axes.contains(&a) { 1 } else { x.shape[a] })
+                .collect();
             self.value(name, shape, x.layout)
         } else {
-            self.value(name, kept.iter().map(|&a| x.shape[a]).collect(), Layout::Source)
+            self.value(
+                name,
+                kept.iter().map(|&a| x.shape[a]).collect(),
+                Layout::Source,
+            )
         })
     }
 
@@ -166,13 +211,24 @@ impl NhwcGraph {
     }
 
     /// `x @ weights + bias` for 2-D `x` and a constant `[in, out]` matrix.
-    pub fn matmul(&mut self, x: &Value, weights: &Const, bias: Option<&[f32]>) -> Result<Value, ConvertError> {
-        let x = self.to_source(x);
+    pub fn matmul(
+        &mut self,
+        x: &Value,
+        weights: &Const,
+        bias: Option<&[f32]>,
+    ) -> Result<Value, ConvertError> {
+        let x = self.in_source_order(x);
         let [inner, out] = weights.shape[..] else {
-            return Err(ConvertError::Malformed(format!("matrix of shape {:?}", weights.shape)));
+            return Err(ConvertError::Malformed(format!(
+                "matrix of shape {:?}",
+                weights.shape
+            )));
         };
         if x.rank() != 2 || (x.shape[1] >= 0 && x.shape[1] as usize != inner) {
-            return Err(ConvertError::Unsupported(format!("{:?} @ {:?}", x.shape, weights.shape)));
+            return Err(ConvertError::Unsupported(format!(
+                "{:?} @ {:?}",
+                x.shape, weights.shape
+            )));
         }
         let w = self.onnx.constant_f32(&weights.shape, weights.data.clone());
         let name = self.node("MatMul", &[&x.name, &w], Vec::new());
@@ -181,7 +237,11 @@ impl NhwcGraph {
             None => Ok(y),
             Some(b) => {
                 let b = Const::new(vec![b.len()], b.to_vec())?;
-                self.binary("Add", super::elementwise::Operand::Value(&y), super::elementwise::Operand::Const(&b))
+                self.binary(
+                    "Add",
+                    super::elementwise::Operand::Value(&y),
+                    super::elementwise::Operand::Const(&b),
+                )
             }
         }
     }

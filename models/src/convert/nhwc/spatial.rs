@@ -72,9 +72,12 @@ impl NhwcGraph {
         spec: &ConvSpec,
         activation: Activation,
     ) -> Result<Value, ConvertError> {
-        let x = self.to_channels_first(x)?;
+        let x = self.in_channels_first(x)?;
         let [out_channels, _, kh, kw] = kernel.shape[..] else {
-            return Err(ConvertError::Malformed(format!("convolution kernel of shape {:?}", kernel.shape)));
+            return Err(ConvertError::Malformed(format!(
+                "convolution kernel of shape {:?}",
+                kernel.shape
+            )));
         };
         if x.shape[3] >= 0 && kernel.shape[1] * groups != x.shape[3] as usize {
             return Err(ConvertError::Malformed(format!(
@@ -111,7 +114,7 @@ impl NhwcGraph {
         strides: [i64; 2],
         padding: Padding,
     ) -> Result<Value, ConvertError> {
-        let x = self.to_channels_first(x)?;
+        let x = self.in_channels_first(x)?;
         let spec = ConvSpec {
             strides,
             dilations: [1, 1],
@@ -128,13 +131,21 @@ impl NhwcGraph {
             ("strides", Attr::Ints(strides.to_vec())),
         ];
         let name = self.node(op, &[&x.name], attrs);
-        Ok(self.value(name, vec![x.shape[0], size[0], size[1], x.shape[3]], Layout::ChannelsFirst))
+        Ok(self.value(
+            name,
+            vec![x.shape[0], size[0], size[1], x.shape[3]],
+            Layout::ChannelsFirst,
+        ))
     }
 
     /// Zero padding: `pads[i] = [before, after]` for source dimension `i`.
     pub fn pad(&mut self, x: &Value, pads: &[[i64; 2]]) -> Result<Value, ConvertError> {
         if pads.len() != x.rank() {
-            return Err(ConvertError::Malformed(format!("{} pads for a rank-{} tensor", pads.len(), x.rank())));
+            return Err(ConvertError::Malformed(format!(
+                "{} pads for a rank-{} tensor",
+                pads.len(),
+                x.rank()
+            )));
         }
         let mut onnx_pads = vec![0i64; 2 * x.rank()];
         let mut shape = x.shape.clone();
@@ -149,7 +160,11 @@ impl NhwcGraph {
             }
         }
         let pads_name = self.onnx.constant_i64(onnx_pads);
-        let name = self.node("Pad", &[&x.name, &pads_name], vec![("mode", Attr::Str("constant"))]);
+        let name = self.node(
+            "Pad",
+            &[&x.name, &pads_name],
+            vec![("mode", Attr::Str("constant"))],
+        );
         Ok(self.value(name, shape, x.layout))
     }
 
@@ -161,14 +176,25 @@ impl NhwcGraph {
         align_corners: bool,
         half_pixel_centers: bool,
     ) -> Result<Value, ConvertError> {
-        let x = self.to_channels_first(x)?;
+        let x = self.in_channels_first(x)?;
         if x.shape[1] <= 0 || x.shape[2] <= 0 {
-            return Err(ConvertError::Unsupported("resizing an image of unknown size".into()));
+            return Err(ConvertError::Unsupported(
+                "resizing an image of unknown size".into(),
+            ));
         }
-        let scales = vec![1.0, 1.0, size[0] as f32 / x.shape[1] as f32, size[1] as f32 / x.shape[2] as f32];
-        let exact = (0..2).all(|d| (x.shape[d + 1] as f32 * scales[d + 2]).floor() as i64 == size[d]);
+        let scales = vec![
+            1.0,
+            1.0,
+            size[0] as f32 / x.shape[1] as f32,
+            size[1] as f32 / x.shape[2] as f32,
+        ];
+        let exact =
+            (0..2).all(|d| (x.shape[d + 1] as f32 * scales[d + 2]).floor() as i64 == size[d]);
         if !exact {
-            return Err(ConvertError::Unsupported(format!("resizing {:?} to {size:?}", x.shape)));
+            return Err(ConvertError::Unsupported(format!(
+                "resizing {:?} to {size:?}",
+                x.shape
+            )));
         }
         let mode = match (align_corners, half_pixel_centers) {
             (true, _) => "align_corners",
@@ -176,20 +202,35 @@ impl NhwcGraph {
             (false, false) => "asymmetric",
         };
         let scales = self.onnx.constant_f32(&[4], scales);
-        let attrs = vec![("coordinate_transformation_mode", Attr::Str(mode)), ("mode", Attr::Str("linear"))];
+        let attrs = vec![
+            ("coordinate_transformation_mode", Attr::Str(mode)),
+            ("mode", Attr::Str("linear")),
+        ];
         let name = self.node("Resize", &[&x.name, "", &scales], attrs);
-        Ok(self.value(name, vec![x.shape[0], size[0], size[1], x.shape[3]], Layout::ChannelsFirst))
+        Ok(self.value(
+            name,
+            vec![x.shape[0], size[0], size[1], x.shape[3]],
+            Layout::ChannelsFirst,
+        ))
     }
 
     /// TensorFlow's DepthToSpace (ONNX's DCR mode).
     pub fn depth_to_space(&mut self, x: &Value, block: i64) -> Result<Value, ConvertError> {
-        let x = self.to_channels_first(x)?;
+        let x = self.in_channels_first(x)?;
         if x.shape[3] % (block * block) != 0 {
-            return Err(ConvertError::Malformed(format!("depth-to-space {block} of {:?}", x.shape)));
+            return Err(ConvertError::Malformed(format!(
+                "depth-to-space {block} of {:?}",
+                x.shape
+            )));
         }
         let attrs = vec![("blocksize", Attr::Int(block)), ("mode", Attr::Str("DCR"))];
         let name = self.node("DepthToSpace", &[&x.name], attrs);
-        let shape = vec![x.shape[0], x.shape[1] * block, x.shape[2] * block, x.shape[3] / (block * block)];
+        let shape = vec![
+            x.shape[0],
+            x.shape[1] * block,
+            x.shape[2] * block,
+            x.shape[3] / (block * block),
+        ];
         Ok(self.value(name, shape, Layout::ChannelsFirst))
     }
 }
@@ -205,11 +246,17 @@ mod tests {
             dilations: [1, 1],
             padding: Padding::Same,
         };
-        assert_eq!(pads_and_size([224, 225], [3, 3], &spec).unwrap(), ([0, 1, 1, 1], [112, 113]));
+        assert_eq!(
+            pads_and_size([224, 225], [3, 3], &spec).unwrap(),
+            ([0, 1, 1, 1], [112, 113])
+        );
         let valid = ConvSpec {
             padding: Padding::Valid,
             ..spec
         };
-        assert_eq!(pads_and_size([225, 225], [3, 3], &valid).unwrap(), ([0, 0, 0, 0], [112, 112]));
+        assert_eq!(
+            pads_and_size([225, 225], [3, 3], &valid).unwrap(),
+            ([0, 0, 0, 0], [112, 112])
+        );
     }
 }

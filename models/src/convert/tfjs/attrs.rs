@@ -11,7 +11,10 @@ impl NodeDef {
     }
 
     fn missing(&self, key: &str) -> ConvertError {
-        ConvertError::Malformed(format!("{} ({}) has no attribute {key}", self.name, self.op))
+        ConvertError::Malformed(format!(
+            "{} ({}) has no attribute {key}",
+            self.name, self.op
+        ))
     }
 
     pub fn int(&self, key: &str) -> Option<i64> {
@@ -19,11 +22,16 @@ impl NodeDef {
     }
 
     pub fn bool(&self, key: &str) -> bool {
-        self.attr(key).and_then(|v| v["b"].as_bool()).unwrap_or(false)
+        self.attr(key)
+            .and_then(|v| v["b"].as_bool())
+            .unwrap_or(false)
     }
 
     pub fn string(&self, key: &str) -> Result<String, ConvertError> {
-        let encoded = self.attr(key).and_then(|v| v["s"].as_str()).ok_or_else(|| self.missing(key))?;
+        let encoded = self
+            .attr(key)
+            .and_then(|v| v["s"].as_str())
+            .ok_or_else(|| self.missing(key))?;
         decode_base64(encoded)
     }
 
@@ -39,12 +47,14 @@ impl NodeDef {
         let list = self.attr(key).ok_or_else(|| self.missing(key))?;
         list["list"]["s"]
             .as_array()
-            .map(|values| values.iter().filter_map(|v| v.as_str()).map(decode_base64).collect())
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(decode_base64)
+                    .collect()
+            })
             .unwrap_or_else(|| Ok(Vec::new()))
-    }
-
-    pub fn float(&self, key: &str) -> Option<f32> {
-        self.attr(key).and_then(|v| v["f"].as_f64()).map(|f| f as f32)
     }
 
     /// The `shape` attribute of a Placeholder (-1 for unknown sizes).
@@ -63,13 +73,17 @@ impl NodeDef {
         match self.attr("data_format") {
             None => Ok(()),
             Some(_) if self.string("data_format")? == "NHWC" => Ok(()),
-            Some(_) => Err(ConvertError::Unsupported(format!("{}: data format other than NHWC", self.name))),
+            Some(_) => Err(ConvertError::Unsupported(format!(
+                "{}: data format other than NHWC",
+                self.name
+            ))),
         }
     }
 }
 
 fn json_int(v: &serde_json::Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn decode_base64(encoded: &str) -> Result<String, ConvertError> {

@@ -47,14 +47,19 @@ struct Signature {
 }
 
 /// A JSON object's entries in the file's order (serde_json's maps sort them).
-fn in_file_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, SignatureTensor)>, D::Error> {
+fn in_file_order<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, SignatureTensor)>, D::Error> {
     struct Entries;
     impl<'de> serde::de::Visitor<'de> for Entries {
         type Value = Vec<(String, SignatureTensor)>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a map of signature tensors")
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some(entry) = map.next_entry()? {
                 out.push(entry);
@@ -83,15 +88,25 @@ enum Converted {
     Weight(Weight),
 }
 
-pub(super) fn convert(model_json: &[u8], weight_files: &[OriginalFile<'_>]) -> Result<Vec<u8>, ConvertError> {
+pub(super) fn convert(
+    model_json: &[u8],
+    weight_files: &[OriginalFile<'_>],
+) -> Result<Vec<u8>, ConvertError> {
     let model: ModelJson = serde_json::from_slice(model_json)
         .map_err(|e| ConvertError::Malformed(format!("model.json: {e}")))?;
     if model.format.as_deref() != Some("graph-model") {
-        return Err(ConvertError::Unsupported(format!("TF.js format {:?} (graph-model expected)", model.format)));
+        return Err(ConvertError::Unsupported(format!(
+            "TF.js format {:?} (graph-model expected)",
+            model.format
+        )));
     }
     let weights = weights::decode(&model.weights_manifest, weight_files)?;
     let nodes = &model.model_topology.node;
-    let by_name: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    let by_name: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
     let input_names = match &model.signature {
         Some(signature) if !signature.inputs.is_empty() => signature
             .inputs
@@ -121,7 +136,11 @@ pub(super) fn convert(model_json: &[u8], weight_files: &[OriginalFile<'_>]) -> R
             .ok_or_else(|| ConvertError::Malformed(format!("output {tensor} names no node")))?;
         match &done[*index] {
             Some(Converted::Value(v)) => graph.output(v, name)?,
-            _ => return Err(ConvertError::Unsupported(format!("output {tensor} is a constant"))),
+            _ => {
+                return Err(ConvertError::Unsupported(format!(
+                    "output {tensor} is a constant"
+                )));
+            }
         }
     }
     Ok(graph.encode("tfjs_graph"))
@@ -152,12 +171,15 @@ fn convert_with_inputs(
         if !inputs_ready {
             stack.push((at, true));
             for input in node.input.iter().filter(|i| !i.starts_with('^')).rev() {
-                let source = by_name
-                    .get(node_of(input))
-                    .ok_or_else(|| ConvertError::Malformed(format!("{} reads unknown {input}", node.name)))?;
+                let source = by_name.get(node_of(input)).ok_or_else(|| {
+                    ConvertError::Malformed(format!("{} reads unknown {input}", node.name))
+                })?;
                 if done[*source].is_none() {
                     if stack.iter().any(|&(s, ready)| s == *source && ready) {
-                        return Err(ConvertError::Malformed(format!("a cycle through {}", node.name)));
+                        return Err(ConvertError::Malformed(format!(
+                            "a cycle through {}",
+                            node.name
+                        )));
                     }
                     stack.push((*source, false));
                 }
@@ -168,7 +190,11 @@ fn convert_with_inputs(
             .input
             .iter()
             .filter(|i| !i.starts_with('^'))
-            .map(|i| done[by_name[node_of(i)]].clone().expect("inputs converted first"))
+            .map(|i| {
+                done[by_name[node_of(i)]]
+                    .clone()
+                    .expect("inputs converted first")
+            })
             .collect();
         done[at] = Some(ops::convert_node(node, &inputs, context, graph)?);
     }
@@ -176,7 +202,10 @@ fn convert_with_inputs(
 }
 
 /// (tensor, ONNX name) of every graph output.
-fn graph_outputs(model: &ModelJson, nodes: &[NodeDef]) -> Result<Vec<(String, String)>, ConvertError> {
+fn graph_outputs(
+    model: &ModelJson,
+    nodes: &[NodeDef],
+) -> Result<Vec<(String, String)>, ConvertError> {
     if let Some(signature) = model.signature.as_ref().filter(|s| !s.outputs.is_empty()) {
         return Ok(signature
             .outputs
@@ -184,8 +213,10 @@ fn graph_outputs(model: &ModelJson, nodes: &[NodeDef]) -> Result<Vec<(String, St
             .map(|(key, t)| (t.name.clone(), key.clone()))
             .collect());
     }
-    let read: std::collections::BTreeSet<&str> =
-        nodes.iter().flat_map(|n| n.input.iter().map(|i| node_of(i))).collect();
+    let read: std::collections::BTreeSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.input.iter().map(|i| node_of(i)))
+        .collect();
     Ok(nodes
         .iter()
         .filter(|n| n.op != "Const" && n.op != "Placeholder" && !read.contains(n.name.as_str()))

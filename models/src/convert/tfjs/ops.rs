@@ -2,30 +2,49 @@
 //! pools, elementwise arithmetic, reductions, reshapes, slices and dense layers.
 
 use super::super::ConvertError;
-use super::super::nhwc::{Activation, ConvSpec, NhwcGraph, Padding, Pool, Reduce, StridedSlice, Value};
 use super::super::nhwc::Operand;
+use super::super::nhwc::{
+    Activation, ConvSpec, NhwcGraph, Padding, Pool, Reduce, StridedSlice, Value,
+};
 use super::super::tensor::Const;
 use super::weights::Weight;
 use super::{Context, Converted, NodeDef};
 
-fn value<'a>(node: &NodeDef, inputs: &'a [Converted], slot: usize) -> Result<&'a Value, ConvertError> {
+fn value<'a>(
+    node: &NodeDef,
+    inputs: &'a [Converted],
+    slot: usize,
+) -> Result<&'a Value, ConvertError> {
     match inputs.get(slot) {
         Some(Converted::Value(v)) => Ok(v),
-        _ => Err(ConvertError::Unsupported(format!("{} ({}): input {slot} is not a tensor", node.name, node.op))),
+        _ => Err(ConvertError::Unsupported(format!(
+            "{} ({}): input {slot} is not a tensor",
+            node.name, node.op
+        ))),
     }
 }
 
-fn float_const<'a>(node: &NodeDef, inputs: &'a [Converted], slot: usize) -> Result<&'a Const, ConvertError> {
+fn float_const<'a>(
+    node: &NodeDef,
+    inputs: &'a [Converted],
+    slot: usize,
+) -> Result<&'a Const, ConvertError> {
     match inputs.get(slot) {
         Some(Converted::Weight(Weight::Float(c))) => Ok(c),
-        _ => Err(ConvertError::Unsupported(format!("{} ({}): input {slot} is not a float constant", node.name, node.op))),
+        _ => Err(ConvertError::Unsupported(format!(
+            "{} ({}): input {slot} is not a float constant",
+            node.name, node.op
+        ))),
     }
 }
 
 fn int_const(node: &NodeDef, inputs: &[Converted], slot: usize) -> Result<Vec<i64>, ConvertError> {
     match inputs.get(slot) {
-        Some(Converted::Weight(Weight::Int { values, .. })) => Ok(values.clone()),
-        _ => Err(ConvertError::Unsupported(format!("{} ({}): input {slot} is not an integer constant", node.name, node.op))),
+        Some(Converted::Weight(Weight::Int(values))) => Ok(values.clone()),
+        _ => Err(ConvertError::Unsupported(format!(
+            "{} ({}): input {slot} is not an integer constant",
+            node.name, node.op
+        ))),
     }
 }
 
@@ -33,7 +52,7 @@ fn operand<'a>(input: &'a Converted) -> Result<Operand<'a>, ConvertError> {
     match input {
         Converted::Value(v) => Ok(Operand::Value(v)),
         Converted::Weight(Weight::Float(c)) => Ok(Operand::Const(c)),
-        Converted::Weight(Weight::Int { .. }) => {
+        Converted::Weight(Weight::Int(_)) => {
             Err(ConvertError::Unsupported("integer arithmetic".into()))
         }
     }
@@ -48,13 +67,11 @@ pub(super) fn convert_node(
 ) -> Result<Converted, ConvertError> {
     let v = Converted::Value;
     Ok(match node.op.as_str() {
-        "Const" => Converted::Weight(
-            context
-                .weights
-                .get(&node.name)
-                .cloned()
-                .ok_or_else(|| ConvertError::Malformed(format!("constant {} has no weight", node.name)))?,
-        ),
+        "Const" => {
+            Converted::Weight(context.weights.get(&node.name).cloned().ok_or_else(|| {
+                ConvertError::Malformed(format!("constant {} has no weight", node.name))
+            })?)
+        }
         "Placeholder" => v(g.input(&context.input_names[&node.name], &node.placeholder_shape()?)?),
         "Identity" | "StopGradient" => inputs
             .first()
@@ -65,10 +82,20 @@ pub(super) fn convert_node(
         }
         "MaxPool" | "AvgPool" => {
             node.require_nhwc()?;
-            let kind = if node.op == "MaxPool" { Pool::Max } else { Pool::Average };
+            let kind = if node.op == "MaxPool" {
+                Pool::Max
+            } else {
+                Pool::Average
+            };
             let window = spatial_pair(node, &node.ints("ksize")?)?;
             let strides = spatial_pair(node, &node.ints("strides")?)?;
-            v(g.pool(kind, value(node, inputs, 0)?, window, strides, padding(node)?)?)
+            v(g.pool(
+                kind,
+                value(node, inputs, 0)?,
+                window,
+                strides,
+                padding(node)?,
+            )?)
         }
         "Add" | "AddV2" | "BiasAdd" | "Sub" | "Mul" | "RealDiv" | "Maximum" | "Minimum" => {
             let op = match node.op.as_str() {
@@ -92,7 +119,11 @@ pub(super) fn convert_node(
         "Relu6" => v(g.clip(value(node, inputs, 0)?, 0.0, 6.0)),
         "Prelu" => v(g.prelu(value(node, inputs, 0)?, float_const(node, inputs, 1)?)?),
         "Mean" | "Sum" => {
-            let kind = if node.op == "Mean" { Reduce::Mean } else { Reduce::Sum };
+            let kind = if node.op == "Mean" {
+                Reduce::Mean
+            } else {
+                Reduce::Sum
+            };
             let axes = int_const(node, inputs, 1)?;
             v(g.reduce(kind, value(node, inputs, 0)?, &axes, node.bool("keep_dims"))?)
         }
@@ -101,7 +132,11 @@ pub(super) fn convert_node(
         "ExpandDims" => {
             let x = value(node, inputs, 0)?;
             let axis = int_const(node, inputs, 1)?.first().copied().unwrap_or(0);
-            let at = if axis < 0 { axis + x.rank() as i64 + 1 } else { axis } as usize;
+            let at = if axis < 0 {
+                axis + x.rank() as i64 + 1
+            } else {
+                axis
+            } as usize;
             let mut target = x.shape.clone();
             target.insert(at.min(target.len()), 1);
             v(g.reshape(x, &target)?)
@@ -110,16 +145,25 @@ pub(super) fn convert_node(
             let x = value(node, inputs, 0)?;
             let dims = node.ints("squeeze_dims").unwrap_or_default();
             let squeezed = |a: usize| {
-                dims.iter().any(|&d| (if d < 0 { d + x.rank() as i64 } else { d }) == a as i64)
+                dims.iter()
+                    .any(|&d| (if d < 0 { d + x.rank() as i64 } else { d }) == a as i64)
                     || (dims.is_empty() && x.shape[a] == 1)
             };
-            let target: Vec<i64> = (0..x.rank()).filter(|&a| !squeezed(a)).map(|a| x.shape[a]).collect();
+            let target: Vec<i64> = (0..x.rank())
+                .filter(|&a| !squeezed(a))
+                .map(|a| x.shape[a])
+                .collect();
             v(g.reshape(x, &target)?)
         }
         "MatMul" | "_FusedMatMul" => v(dense(node, inputs, g)?),
         "StridedSlice" => {
-            if node.int("ellipsis_mask").unwrap_or(0) != 0 || node.int("new_axis_mask").unwrap_or(0) != 0 {
-                return Err(ConvertError::Unsupported(format!("{}: ellipsis or new-axis masks", node.name)));
+            if node.int("ellipsis_mask").unwrap_or(0) != 0
+                || node.int("new_axis_mask").unwrap_or(0) != 0
+            {
+                return Err(ConvertError::Unsupported(format!(
+                    "{}: ellipsis or new-axis masks",
+                    node.name
+                )));
             }
             let slice = StridedSlice {
                 begin: int_const(node, inputs, 1)?,
@@ -134,7 +178,9 @@ pub(super) fn convert_node(
         "ConcatV2" => {
             let (values, axis) = inputs.split_at(inputs.len().saturating_sub(1));
             let axis = int_const(node, axis, 0)?.first().copied().unwrap_or(0);
-            let values = (0..values.len()).map(|i| value(node, values, i).cloned()).collect::<Result<Vec<_>, _>>()?;
+            let values = (0..values.len())
+                .map(|i| value(node, values, i).cloned())
+                .collect::<Result<Vec<_>, _>>()?;
             v(g.concat(&values, axis)?)
         }
         "Pad" => {
@@ -142,7 +188,12 @@ pub(super) fn convert_node(
             let pads: Vec<[i64; 2]> = pads.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
             v(g.pad(value(node, inputs, 0)?, &pads)?)
         }
-        other => return Err(ConvertError::Unsupported(format!("TF.js operator {other} ({})", node.name))),
+        other => {
+            return Err(ConvertError::Unsupported(format!(
+                "TF.js operator {other} ({})",
+                node.name
+            )));
+        }
     })
 }
 
@@ -166,7 +217,10 @@ impl OnnxUnary for str {
 fn two_inputs<'a>(node: &NodeDef, inputs: &'a [Converted]) -> Result<&'a Converted, ConvertError> {
     match inputs {
         [a, _] => Ok(a),
-        _ => Err(ConvertError::Malformed(format!("{} ({}) takes two inputs", node.name, node.op))),
+        _ => Err(ConvertError::Malformed(format!(
+            "{} ({}) takes two inputs",
+            node.name, node.op
+        ))),
     }
 }
 
@@ -175,7 +229,10 @@ fn spatial_pair(node: &NodeDef, values: &[i64]) -> Result<[i64; 2], ConvertError
     match values {
         [1, h, w, 1] => Ok([*h, *w]),
         [] => Ok([1, 1]),
-        _ => Err(ConvertError::Unsupported(format!("{}: window or stride {values:?}", node.name))),
+        _ => Err(ConvertError::Unsupported(format!(
+            "{}: window or stride {values:?}",
+            node.name
+        ))),
     }
 }
 
@@ -185,9 +242,15 @@ fn padding(node: &NodeDef) -> Result<Padding, ConvertError> {
         "SAME" => Ok(Padding::Same),
         "EXPLICIT" => match node.ints("explicit_paddings")?[..] {
             [0, 0, t, b, l, r, 0, 0] => Ok(Padding::Explicit([[t, b], [l, r]])),
-            ref p => Err(ConvertError::Unsupported(format!("{}: explicit paddings {p:?}", node.name))),
+            ref p => Err(ConvertError::Unsupported(format!(
+                "{}: explicit paddings {p:?}",
+                node.name
+            ))),
         },
-        other => Err(ConvertError::Unsupported(format!("{}: padding {other}", node.name))),
+        other => Err(ConvertError::Unsupported(format!(
+            "{}: padding {other}",
+            node.name
+        ))),
     }
 }
 
@@ -202,7 +265,10 @@ fn fused_activation(node: &NodeDef) -> Result<(bool, Activation, bool), ConvertE
     let (bias, rest) = match names.split_first() {
         Some((&"BiasAdd", rest)) => (true, rest),
         Some(_) => {
-            return Err(ConvertError::Unsupported(format!("{}: fused operators {names:?}", node.name)));
+            return Err(ConvertError::Unsupported(format!(
+                "{}: fused operators {names:?}",
+                node.name
+            )));
         }
         None => (false, &[][..]),
     };
@@ -213,11 +279,20 @@ fn fused_activation(node: &NodeDef) -> Result<(bool, Activation, bool), ConvertE
         ["Sigmoid"] => (bias, Activation::Sigmoid, false),
         ["Tanh"] => (bias, Activation::Tanh, false),
         ["Prelu"] => (bias, Activation::Linear, true),
-        _ => return Err(ConvertError::Unsupported(format!("{}: fused operators {names:?}", node.name))),
+        _ => {
+            return Err(ConvertError::Unsupported(format!(
+                "{}: fused operators {names:?}",
+                node.name
+            )));
+        }
     })
 }
 
-fn convolution(node: &NodeDef, inputs: &[Converted], g: &mut NhwcGraph) -> Result<Value, ConvertError> {
+fn convolution(
+    node: &NodeDef,
+    inputs: &[Converted],
+    g: &mut NhwcGraph,
+) -> Result<Value, ConvertError> {
     node.require_nhwc()?;
     let x = value(node, inputs, 0)?;
     let filter = float_const(node, inputs, 1)?;
@@ -233,7 +308,11 @@ fn convolution(node: &NodeDef, inputs: &[Converted], g: &mut NhwcGraph) -> Resul
         padding: padding(node)?,
     };
     let (has_bias, activation, prelu) = fused_activation(node)?;
-    let bias = if has_bias { Some(float_const(node, inputs, 2)?.data.as_slice()) } else { None };
+    let bias = if has_bias {
+        Some(float_const(node, inputs, 2)?.data.as_slice())
+    } else {
+        None
+    };
     let y = g.conv(x, &kernel, bias, groups, &spec, activation)?;
     if prelu {
         return g.prelu(&y, float_const(node, inputs, 3)?);
@@ -243,13 +322,24 @@ fn convolution(node: &NodeDef, inputs: &[Converted], g: &mut NhwcGraph) -> Resul
 
 fn dense(node: &NodeDef, inputs: &[Converted], g: &mut NhwcGraph) -> Result<Value, ConvertError> {
     if node.bool("transpose_a") {
-        return Err(ConvertError::Unsupported(format!("{}: transpose_a", node.name)));
+        return Err(ConvertError::Unsupported(format!(
+            "{}: transpose_a",
+            node.name
+        )));
     }
     let x = value(node, inputs, 0)?;
     let weights = float_const(node, inputs, 1)?;
-    let weights = if node.bool("transpose_b") { weights.transposed(&[1, 0]) } else { weights.clone() };
+    let weights = if node.bool("transpose_b") {
+        weights.transposed(&[1, 0])
+    } else {
+        weights.clone()
+    };
     let (has_bias, activation, prelu) = fused_activation(node)?;
-    let bias = if has_bias { Some(float_const(node, inputs, 2)?.data.as_slice()) } else { None };
+    let bias = if has_bias {
+        Some(float_const(node, inputs, 2)?.data.as_slice())
+    } else {
+        None
+    };
     let y = g.matmul(x, &weights, bias)?;
     let y = g.activation(y, activation)?;
     if prelu {

@@ -33,7 +33,7 @@ struct Quantization {
 #[derive(Debug, Clone)]
 pub(super) enum Weight {
     Float(Const),
-    Int { shape: Vec<usize>, values: Vec<i64> },
+    Int(Vec<i64>),
 }
 
 /// Every weight of the model by name.
@@ -49,7 +49,9 @@ pub(super) fn decode(
             let file = files
                 .iter()
                 .find(|f| f.name.rsplit('/').next() == Some(base))
-                .ok_or_else(|| ConvertError::Malformed(format!("weight file {path} was not supplied")))?;
+                .ok_or_else(|| {
+                    ConvertError::Malformed(format!("weight file {path} was not supplied"))
+                })?;
             data.extend_from_slice(file.bytes);
         }
         let mut offset = 0;
@@ -59,19 +61,25 @@ pub(super) fn decode(
                 (Some(q), _) => (quantised_width(&q.dtype)?, true),
                 (None, "float32" | "int32") => (4, false),
                 (None, other) => {
-                    return Err(ConvertError::Unsupported(format!("weight {} of dtype {other}", spec.name)));
+                    return Err(ConvertError::Unsupported(format!(
+                        "weight {} of dtype {other}",
+                        spec.name
+                    )));
                 }
             };
             let end = offset + count * bytes_per_value;
-            let bytes = data
-                .get(offset..end)
-                .ok_or_else(|| ConvertError::Malformed(format!("weight {} is past the end of its files", spec.name)))?;
+            let bytes = data.get(offset..end).ok_or_else(|| {
+                ConvertError::Malformed(format!(
+                    "weight {} is past the end of its files",
+                    spec.name
+                ))
+            })?;
             offset = end;
             let weight = if quantised {
                 let values = dequantise(spec.quantization.as_ref().expect("quantised"), bytes)?;
                 if spec.dtype == "int32" {
                     let values = values.iter().map(|&v| v.round() as i64).collect();
-                    Weight::Int { shape: spec.shape.clone(), values }
+                    Weight::Int(values)
                 } else {
                     Weight::Float(Const::new(spec.shape.clone(), values)?)
                 }
@@ -79,7 +87,7 @@ pub(super) fn decode(
                 Weight::Float(Const::new(spec.shape.clone(), f32_from_le(bytes))?)
             } else {
                 let values = i32_from_le(bytes).into_iter().map(i64::from).collect();
-                Weight::Int { shape: spec.shape.clone(), values }
+                Weight::Int(values)
             };
             out.insert(spec.name.clone(), weight);
         }
@@ -91,14 +99,19 @@ fn quantised_width(dtype: &str) -> Result<usize, ConvertError> {
     match dtype {
         "uint8" => Ok(1),
         "uint16" | "float16" => Ok(2),
-        other => Err(ConvertError::Unsupported(format!("weights quantised as {other}"))),
+        other => Err(ConvertError::Unsupported(format!(
+            "weights quantised as {other}"
+        ))),
     }
 }
 
 fn dequantise(q: &Quantization, bytes: &[u8]) -> Result<Vec<f32>, ConvertError> {
     let affine = |values: Vec<f32>| -> Result<Vec<f32>, ConvertError> {
         let (Some(scale), Some(min)) = (q.scale, q.min) else {
-            return Err(ConvertError::Malformed(format!("{} quantisation without scale and min", q.dtype)));
+            return Err(ConvertError::Malformed(format!(
+                "{} quantisation without scale and min",
+                q.dtype
+            )));
         };
         Ok(values.into_iter().map(|v| v * scale + min).collect())
     };
@@ -111,7 +124,9 @@ fn dequantise(q: &Quantization, bytes: &[u8]) -> Result<Vec<f32>, ConvertError> 
                 .map(|b| f32::from(u16::from_le_bytes([b[0], b[1]])))
                 .collect(),
         ),
-        other => Err(ConvertError::Unsupported(format!("weights quantised as {other}"))),
+        other => Err(ConvertError::Unsupported(format!(
+            "weights quantised as {other}"
+        ))),
     }
 }
 
@@ -126,6 +141,9 @@ mod tests {
             scale: Some(0.5),
             min: Some(-1.0),
         };
-        assert_eq!(dequantise(&q, &[0, 2, 255]).unwrap(), vec![-1.0, 0.0, 126.5]);
+        assert_eq!(
+            dequantise(&q, &[0, 2, 255]).unwrap(),
+            vec![-1.0, 0.0, 126.5]
+        );
     }
 }

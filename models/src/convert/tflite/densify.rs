@@ -8,7 +8,10 @@ use super::{Model, fb};
 
 enum Level {
     Dense(usize),
-    Sparse { segments: Vec<usize>, indices: Vec<usize> },
+    Sparse {
+        segments: Vec<usize>,
+        indices: Vec<usize>,
+    },
 }
 
 fn index_vector(
@@ -18,29 +21,55 @@ fn index_vector(
     as_u8: Option<fb::Uint8Vector<'_>>,
 ) -> Result<Vec<usize>, ConvertError> {
     let values: Option<Vec<usize>> = match kind {
-        fb::SparseIndexVector::Int32Vector => {
-            as_i32.and_then(|v| v.values()).map(|v| v.iter().map(|x| x.max(0) as usize).collect())
-        }
-        fb::SparseIndexVector::Uint16Vector => as_u16.and_then(|v| v.values()).map(|v| v.iter().map(usize::from).collect()),
-        fb::SparseIndexVector::Uint8Vector => as_u8.and_then(|v| v.values()).map(|v| v.iter().map(usize::from).collect()),
+        fb::SparseIndexVector::Int32Vector => as_i32
+            .and_then(|v| v.values())
+            .map(|v| v.iter().map(|x| x.max(0) as usize).collect()),
+        fb::SparseIndexVector::Uint16Vector => as_u16
+            .and_then(|v| v.values())
+            .map(|v| v.iter().map(usize::from).collect()),
+        fb::SparseIndexVector::Uint8Vector => as_u8
+            .and_then(|v| v.values())
+            .map(|v| v.iter().map(usize::from).collect()),
         _ => None,
     };
-    values.ok_or_else(|| ConvertError::Malformed("a sparse dimension without its index vector".into()))
+    values.ok_or_else(|| {
+        ConvertError::Malformed("a sparse dimension without its index vector".into())
+    })
 }
 
 /// The dense float content of sparse tensor `index`.
 pub(super) fn densify(model: &Model<'_>, index: usize) -> Result<Const, ConvertError> {
     let tensor = model.tensor(index)?;
-    let sparsity = tensor.sparsity().ok_or_else(|| ConvertError::Malformed("DENSIFY of a dense tensor".into()))?;
+    let sparsity = tensor
+        .sparsity()
+        .ok_or_else(|| ConvertError::Malformed("DENSIFY of a dense tensor".into()))?;
     let bytes = model.data(index)?;
     let values = match tensor.type_() {
         fb::TensorType::FLOAT32 => f32_from_le(bytes),
         fb::TensorType::FLOAT16 => f16_to_f32(bytes),
-        other => return Err(ConvertError::Unsupported(format!("sparse tensor of type {other:?}"))),
+        other => {
+            return Err(ConvertError::Unsupported(format!(
+                "sparse tensor of type {other:?}"
+            )));
+        }
     };
-    let shape: Vec<usize> = model.shape(index)?.iter().map(|&d| d.max(0) as usize).collect();
-    let traversal: Vec<usize> = sparsity.traversal_order().into_iter().flatten().map(|v| v.max(0) as usize).collect();
-    let block_map: Vec<usize> = sparsity.block_map().into_iter().flatten().map(|v| v.max(0) as usize).collect();
+    let shape: Vec<usize> = model
+        .shape(index)?
+        .iter()
+        .map(|&d| d.max(0) as usize)
+        .collect();
+    let traversal: Vec<usize> = sparsity
+        .traversal_order()
+        .into_iter()
+        .flatten()
+        .map(|v| v.max(0) as usize)
+        .collect();
+    let block_map: Vec<usize> = sparsity
+        .block_map()
+        .into_iter()
+        .flatten()
+        .map(|v| v.max(0) as usize)
+        .collect();
     let mut levels = Vec::new();
     for meta in sparsity.dim_metadata().into_iter().flatten() {
         levels.push(if meta.format() == fb::DimensionType::DENSE {
@@ -63,12 +92,22 @@ pub(super) fn densify(model: &Model<'_>, index: usize) -> Result<Const, ConvertE
         });
     }
     if levels.len() != traversal.len() || traversal.len() != shape.len() + block_map.len() {
-        return Err(ConvertError::Malformed("sparsity metadata of inconsistent length".into()));
+        return Err(ConvertError::Malformed(
+            "sparsity metadata of inconsistent length".into(),
+        ));
     }
     let block_sizes: Vec<usize> = (0..block_map.len())
-        .map(|b| match traversal.iter().position(|&t| t == shape.len() + b).map(|l| &levels[l]) {
-            Some(Level::Dense(size)) => Ok(*size),
-            _ => Err(ConvertError::Malformed("a block dimension that is not dense".into())),
+        .map(|b| {
+            match traversal
+                .iter()
+                .position(|&t| t == shape.len() + b)
+                .map(|l| &levels[l])
+            {
+                Some(Level::Dense(size)) => Ok(*size),
+                _ => Err(ConvertError::Malformed(
+                    "a block dimension that is not dense".into(),
+                )),
+            }
         })
         .collect::<Result<_, _>>()?;
     let mut state = Densify {
@@ -121,11 +160,12 @@ impl Densify<'_> {
                 }
             }
             Level::Sparse { segments, indices } => {
-                let (Some(&start), Some(&end)) = (segments.get(parent), segments.get(parent + 1)) else {
+                let (Some(&start), Some(&end)) = (segments.get(parent), segments.get(parent + 1))
+                else {
                     return Err(ConvertError::Malformed("sparse segments too short".into()));
                 };
-                for i in start..end.min(indices.len()) {
-                    self.indices[level] = indices[i];
+                for (i, &index) in indices.iter().enumerate().take(end).skip(start) {
+                    self.indices[level] = index;
                     self.populate(level + 1, i)?;
                 }
             }
@@ -142,12 +182,15 @@ impl Densify<'_> {
         for (level, &dim) in self.traversal.iter().enumerate().skip(rank) {
             let block = dim - rank;
             let original = self.block_map[block];
-            coordinate[original] = coordinate[original] * self.block_sizes[block] + self.indices[level];
+            coordinate[original] =
+                coordinate[original] * self.block_sizes[block] + self.indices[level];
         }
         let mut flat = 0;
         for (axis, &c) in coordinate.iter().enumerate() {
             if c >= self.shape[axis] {
-                return Err(ConvertError::Malformed("a sparse index outside the tensor".into()));
+                return Err(ConvertError::Malformed(
+                    "a sparse index outside the tensor".into(),
+                ));
             }
             flat = flat * self.shape[axis] + c;
         }
