@@ -199,3 +199,69 @@ fn declared_dims(shape: &[i64]) -> Result<Vec<Dim>, ConvertError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tensor::Const;
+    use super::*;
+
+    fn chain() -> (Vec<u8>, Value) {
+        let mut g = NhwcGraph::new();
+        let x = g.input("x", &[-1, 8, 8, 3]).unwrap();
+        let spec = ConvSpec {
+            strides: [2, 2],
+            dilations: [1, 1],
+            padding: Padding::Same,
+        };
+        let kernel = Const::new(
+            vec![4, 3, 3, 3],
+            (0..108).map(|v| v as f32 / 100.0).collect(),
+        )
+        .unwrap();
+        let y = g
+            .conv(&x, &kernel, Some(&[0.5; 4]), 1, &spec, Activation::Relu6)
+            .unwrap();
+        let shift = Const::new(vec![4], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let y = g
+            .binary("Add", Operand::Value(&y), Operand::Const(&shift))
+            .unwrap();
+        let pooled = g
+            .pool(Pool::Max, &y, [2, 2], [2, 2], Padding::Valid)
+            .unwrap();
+        let flat = g.reshape(&pooled, &[-1, 16]).unwrap();
+        g.output(&flat, "y").unwrap();
+        (g.encode("test"), pooled)
+    }
+
+    #[test]
+    fn an_image_chain_costs_one_transpose_each_way_and_encodes_alike_every_time() {
+        let (bytes, pooled) = chain();
+        assert_eq!(
+            pooled.shape,
+            vec![-1, 2, 2, 4],
+            "shapes stay in the source's order"
+        );
+        // NodeProto.op_type (field 4) = "Transpose".
+        let transposes = bytes
+            .windows(11)
+            .filter(|w| w == b"\x22\x09Transpose")
+            .count();
+        assert_eq!(
+            transposes, 2,
+            "into NCHW before the convolution, back before the reshape"
+        );
+        assert_eq!(bytes, chain().0);
+    }
+
+    #[test]
+    fn reshapes_that_would_mix_the_batch_are_refused() {
+        let mut g = NhwcGraph::new();
+        let x = g.input("x", &[-1, 4, 4]).unwrap();
+        assert!(g.reshape(&x, &[-1, 16]).is_ok());
+        assert!(
+            g.reshape(&x, &[-1, 8]).is_err(),
+            "8 values per sample are not one sample"
+        );
+        assert!(g.reshape(&x, &[2, -1]).is_err());
+    }
+}

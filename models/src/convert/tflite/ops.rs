@@ -5,7 +5,7 @@ use super::super::nhwc::{
     Activation, ConvSpec, NhwcGraph, Operand, Padding, Pool, Reduce, StridedSlice, Value,
 };
 use super::super::tensor::Const;
-use super::{Model, Slot, densify, fb};
+use super::{Model, Slot, densify, fb, quantized::dequantize};
 
 type Op<'a> = fb::Operator<'a>;
 use fb::BuiltinOperator as B;
@@ -377,40 +377,4 @@ fn convolution(
         &spec,
         activation(fused)?,
     )
-}
-
-/// `(q - zero_point) * scale`, per channel of `axis` when there are several scales (in f64, as TFLite's
-/// reference kernel, then rounded to f32).
-fn dequantize(
-    shape: Vec<usize>,
-    values: &[i32],
-    scales: &[f32],
-    zero_points: &[i64],
-    axis: usize,
-) -> Result<Const, ConvertError> {
-    if scales.is_empty() {
-        return Err(ConvertError::Malformed(
-            "quantised weights without scales".into(),
-        ));
-    }
-    let inner: usize = shape.iter().skip(axis + 1).product();
-    let channels = shape.get(axis).copied().unwrap_or(1).max(1);
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, &q)| {
-            let c = if scales.len() == 1 {
-                0
-            } else {
-                (i / inner.max(1)) % channels
-            };
-            let zero = zero_points
-                .get(c)
-                .or(zero_points.first())
-                .copied()
-                .unwrap_or(0);
-            (f64::from(scales[c.min(scales.len() - 1)]) * (i64::from(q) - zero) as f64) as f32
-        })
-        .collect();
-    Const::new(shape, data)
 }
