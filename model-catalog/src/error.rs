@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::convert::ConvertError;
 use crate::onnx_patch::PatchError;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ pub enum FetchError {
         file: String,
         source: PatchError,
     },
+    #[error("converting model {name:?} from its original: {source}")]
+    Convert { name: String, source: ConvertError },
     #[error("no ONNX Runtime wheel is listed for this machine ({0})")]
     UnsupportedMachine(String),
     #[error("{path}: {source}")]

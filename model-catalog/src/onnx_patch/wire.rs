@@ -167,7 +167,7 @@ pub(super) fn first<'f, 'a>(fields: &'f [Field<'a>], number: u32) -> Option<&'f 
     fields.iter().find(|f| f.number == number)
 }
 
-pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -175,12 +175,12 @@ pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-pub(super) fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
+pub(crate) fn put_varint_field(out: &mut Vec<u8>, number: u32, value: u64) {
     put_varint(out, u64::from(number) << 3 | u64::from(VARINT));
     put_varint(out, value);
 }
 
-pub(super) fn put_bytes_field(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
+pub(crate) fn put_bytes_field(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
     put_varint(out, u64::from(number) << 3 | u64::from(LEN));
     put_varint(out, payload.len() as u64);
     out.extend_from_slice(payload);
