@@ -3,21 +3,10 @@
 //! refused before any request, and the gallery / probe split of the LFW and face_recognition sets. `--parse-only`
 //! needs no server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// The real photos: `FACESERVE_TESTDATA`, else `../shared/testdata` beside the workspace.
-fn testdata() -> PathBuf {
-    let dir = std::env::var_os("FACESERVE_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata"));
-    assert!(
-        dir.is_dir(),
-        "test photos not found at {}: set FACESERVE_TESTDATA to the testdata folder",
-        dir.display()
-    );
-    dir
-}
+use faceserve_testkit::testdata;
 
 fn bench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faceserve-bench"))

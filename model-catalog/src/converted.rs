@@ -7,9 +7,10 @@ use std::path::Path;
 use crate::archive::{archive_member, zip_member};
 use crate::convert::{OriginalFile, convert};
 use crate::error::{FetchError, io_error};
-use crate::fetch::{FetchOptions, registry_archive};
 use crate::files::{install, verified};
 use crate::manifest::{ModelConvert, ModelEntry, OriginalEntry};
+use crate::options::FetchOptions;
+use crate::registry::registry_archive;
 
 pub(crate) fn ensure_converted(
     opts: &FetchOptions,

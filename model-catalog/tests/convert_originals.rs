@@ -9,9 +9,7 @@ use faceserve_models::manifest::Manifest;
 use faceserve_models::{FetchError, FetchOptions, ensure_model, sha256_file};
 
 fn mirror() -> PathBuf {
-    let dir = std::env::var_os("FACESERVE_MODELS_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+    let dir = faceserve_testkit::models_mirror();
     assert!(
         dir.join("sources").is_dir(),
         "registry originals not found in {}/sources: set FACESERVE_MODELS_MIRROR",

@@ -19,14 +19,18 @@ enum Upkeep {
 }
 
 impl EngineCore {
-    /// Does whatever upkeep every gallery needs now; returns the first error after trying them all.
-    pub(crate) fn run_maintenance(&self) -> Result<(), GalleryError> {
-        let galleries: Vec<Arc<Gallery>> = self
-            .galleries
+    /// Every gallery of every application, as they are now.
+    fn all_galleries(&self) -> Vec<Arc<Gallery>> {
+        self.galleries
             .read()
             .values()
             .flat_map(|by_name| by_name.values().cloned())
-            .collect();
+            .collect()
+    }
+
+    /// Does whatever upkeep every gallery needs now; returns the first error after trying them all.
+    pub(crate) fn run_maintenance(&self) -> Result<(), GalleryError> {
+        let galleries = self.all_galleries();
         let mut first_error = None;
         for gallery in galleries {
             if self.is_shutting_down() {
@@ -75,12 +79,7 @@ impl EngineCore {
 
     /// Saves every index with changes its save lacks.
     pub(crate) fn checkpoint_all(&self) -> Result<(), GalleryError> {
-        let galleries: Vec<Arc<Gallery>> = self
-            .galleries
-            .read()
-            .values()
-            .flat_map(|by_name| by_name.values().cloned())
-            .collect();
+        let galleries = self.all_galleries();
         for gallery in galleries {
             if gallery.undumped.lock().changes > 0 {
                 self.checkpoint_gallery(&gallery)?;

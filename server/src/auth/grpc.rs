@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use faceserve_proto::v1::ErrorCode;
 use tower::{Layer, Service};
 
-use super::{APP_ID_HEADER, APP_KEY_HEADER, AuthFailure, Authenticator, Surface};
+use super::{AuthFailure, Authenticator, Surface, credentials};
 use faceserve_engine::ApiError;
 
 /// Services a load balancer or a tool must reach without credentials.
@@ -76,14 +76,7 @@ where
         // The service that was polled ready is the one to call; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let (app_id, key) = (header(APP_ID_HEADER), header(APP_KEY_HEADER));
+        let (app_id, key) = credentials(request.headers());
         Box::pin(async move {
             match auth
                 .authenticate(Surface::Grpc, app_id.as_deref(), key.as_deref())

@@ -18,6 +18,18 @@ pub use verifier::{AuthFailure, Authenticator, Surface};
 pub const APP_ID_HEADER: &str = "app-id";
 pub const APP_KEY_HEADER: &str = "app-key";
 
+/// The (application id, key) a request carries, as owned copies: a borrow of the request (whose body is not
+/// `Sync`) must not live across the await of the check.
+pub fn credentials(headers: &http::HeaderMap) -> (Option<String>, Option<String>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    (header(APP_ID_HEADER), header(APP_KEY_HEADER))
+}
+
 /// The authenticated application of a request, put into its extensions by the authentication layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppId(pub String);

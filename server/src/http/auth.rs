@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::HttpState;
 use super::error::{ErrorStyle, error_response};
 use crate::auth::grpc::refusal;
-use crate::auth::{APP_ID_HEADER, APP_KEY_HEADER, AppId, Surface};
+use crate::auth::{AppId, Surface, credentials};
 
 pub async fn require_app(
     State(state): State<HttpState>,
@@ -19,17 +19,7 @@ pub async fn require_app(
     let app = match &state.auth {
         None => AppId(String::new()),
         Some(auth) => {
-            // Owned copies: a borrow of the request (whose body is not Sync) must not live across the await.
-            let (app_id, key) = {
-                let header = |name: &str| {
-                    request
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                (header(APP_ID_HEADER), header(APP_KEY_HEADER))
-            };
+            let (app_id, key) = credentials(request.headers());
             match auth
                 .authenticate(Surface::Http, app_id.as_deref(), key.as_deref())
                 .await

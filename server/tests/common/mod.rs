@@ -2,7 +2,6 @@
 //! workspace's model folder (fetched on first use), and finds the real photos of `../shared/testdata`.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,43 +10,13 @@ use faceserve_proto::v1 as pb;
 use faceserve_proto::v1::face_service_client::FaceServiceClient;
 use tonic::transport::Channel;
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The real photos: `FACESERVE_TESTDATA`, else `../shared/testdata` beside the workspace.
-pub fn testdata() -> PathBuf {
-    let dir = std::env::var_os("FACESERVE_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/testdata"));
-    assert!(
-        dir.is_dir(),
-        "test photos not found at {}: set FACESERVE_TESTDATA to the testdata folder",
-        dir.display()
-    );
-    dir
-}
-
-pub fn photo(relative: &str) -> Vec<u8> {
-    let path = testdata().join(relative);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("can not read {}: {e}", path.display()))
-}
+#[allow(unused_imports)]
+pub use faceserve_testkit::{free_port, photo, testdata, workspace_root};
 
 pub fn encoded(bytes: Vec<u8>) -> Option<pb::Image> {
     Some(pb::Image {
         source: Some(pb::image::Source::Encoded(bytes)),
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `faceserve serve` process, killed when dropped.
@@ -81,7 +50,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--models-dir")
-            .arg(workspace_root().join("models"))
+            .arg(faceserve_testkit::models_dir())
             .args(extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

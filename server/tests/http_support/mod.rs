@@ -1,23 +1,17 @@
 //! Helpers of the HTTP, auth, TLS and client tests: a server with an HTTP listener, curl, the `faceserve apps`
-//! command, the specs' own example commands and JSON bodies (read from `../shared/seeds`), and a comparison of
-//! JSON shapes (keys and value types, not numbers).
+//! command, the specs' own example commands and JSON bodies (read from the specifications beside the workspace),
+//! and a comparison of JSON shapes (keys and value types, not numbers).
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{TestServer, workspace_root};
+#[allow(unused_imports)]
+pub use faceserve_testkit::{free_port, seeds};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::TestServer;
 
 /// A server with an HTTP listener on a free port, on a fresh data folder; returns it and the HTTP base URL.
 pub async fn start_http(extra_args: &[&str]) -> (TestServer, String) {
@@ -134,19 +128,6 @@ pub fn post_json(base: &str, route: &str, body: &Value) -> Answer {
 pub fn ok(answer: Answer, what: &str) -> Value {
     assert_eq!(answer.status, 200, "{what}: {}", answer.text);
     answer.body
-}
-
-/// The specifications, `FACESERVE_SEEDS` or `../shared/seeds`.
-pub fn seeds() -> PathBuf {
-    let dir = std::env::var_os("FACESERVE_SEEDS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/seeds"));
-    assert!(
-        dir.is_dir(),
-        "specs not found at {}: set FACESERVE_SEEDS to the seeds folder",
-        dir.display()
-    );
-    dir
 }
 
 /// The text of the spec whose file name starts with `prefix` (e.g. "000_").

@@ -11,8 +11,8 @@
 //! - vladmandic/human `human_age` (SSR-Net, 64x64 RGB 0..255, age in years) and `human_gender` (64x64 grey as the
 //!   emotion model, (female, male)).
 
+use super::family::EstimatorFamily;
 use super::model::{Estimator, LoadSpec, unexpected_input};
-use super::registry::EstimatorFamily;
 use super::session::EstimatorSession;
 use super::{FaceJob, square_crop};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, fill_grey, fill_hwc};

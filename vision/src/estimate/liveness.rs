@@ -7,8 +7,8 @@
 //! - `human_antispoof` and `human_liveness` (vladmandic/human): the face crop resized to the input (128 and 32), RGB
 //!   0..1, interleaved; the first output value is the "real" score (human's `antispoof.ts`, `liveness.ts`).
 
+use super::family::EstimatorFamily;
 use super::model::{Estimator, LoadSpec, unexpected_input};
-use super::registry::EstimatorFamily;
 use super::session::EstimatorSession;
 use super::{FaceJob, square_crop};
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, fill_hwc};

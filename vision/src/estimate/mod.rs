@@ -8,6 +8,7 @@ pub mod age_gender;
 pub mod body;
 pub mod emotion;
 pub mod eyes;
+mod family;
 pub mod image_quality;
 pub mod keypoints;
 pub mod landmarks;
@@ -27,7 +28,8 @@ use crate::align::{Affine, warp_affine};
 use crate::detect::Detection;
 use crate::tensor::resize_region;
 
-pub use registry::{Capability, EstimatorFamily, Loader};
+pub use family::EstimatorFamily;
+pub use registry::{Capability, Loader};
 
 /// A face to estimate, in image pixels: its box `[x1, y1, x2, y2]` and, when known, the five points (left eye, right
 /// eye, nose, left and right mouth corners, "left" meaning the image's left).

@@ -18,7 +18,7 @@ pub struct LoadSpec {
     /// The manifest name, for messages and metrics.
     pub name: String,
     /// The family the registry gives the name.
-    pub family: super::registry::EstimatorFamily,
+    pub family: super::family::EstimatorFamily,
     /// Largest batch, when the graph leaves the batch free.
     pub max_batch: usize,
     /// Smallest confidence a detector-like estimator reports (persons).

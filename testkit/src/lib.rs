@@ -1,0 +1,62 @@
+//! faceserve-testkit: what the tests of every crate share. The real photos, specifications and model mirror live
+//! beside the workspace in `../shared` (each folder can be moved with an environment variable), the runtime models
+//! folder is the workspace's `models/`, and servers listen on free loopback ports. Only tests depend on it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the testkit is a workspace member")
+        .to_path_buf()
+}
+
+/// `$variable`, else `../shared/<name>` beside the workspace; fails the test naming both when it is missing.
+fn shared(name: &str, variable: &str) -> PathBuf {
+    let dir = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared").join(name));
+    assert!(
+        dir.is_dir(),
+        "{name} not found at {}: set {variable} to the {name} folder",
+        dir.display()
+    );
+    dir
+}
+
+/// The real photos and their labels: `FACESERVE_TESTDATA`, else `../shared/testdata`.
+pub fn testdata() -> PathBuf {
+    shared("testdata", "FACESERVE_TESTDATA")
+}
+
+/// The specifications: `FACESERVE_SEEDS`, else `../shared/seeds`.
+pub fn seeds() -> PathBuf {
+    shared("seeds", "FACESERVE_SEEDS")
+}
+
+/// The model mirror (verified model files and the registry originals in `sources/`): `FACESERVE_MODELS_MIRROR`,
+/// else `../shared/models`.
+pub fn models_mirror() -> PathBuf {
+    shared("models", "FACESERVE_MODELS_MIRROR")
+}
+
+/// The bytes of a photo of the test data.
+pub fn photo(relative: &str) -> Vec<u8> {
+    let path = testdata().join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("can not read {}: {e}", path.display()))
+}
+
+/// The runtime models folder the tests share (git-ignored), filled on first use.
+pub fn models_dir() -> PathBuf {
+    workspace_root().join("models")
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a loopback port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
