@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{DIM, Rng, config, template};
-use faceserve_index::{GalleryEngine, TemplateRecord};
+use faceserve_index::{GalleryEngine, IndexEngine, TemplateRecord};
 use uuid::Uuid;
 
 const RUN_FOR: Duration = Duration::from_secs(3);
@@ -21,6 +21,7 @@ fn concurrent_writes_searches_and_rebuilds_leave_indexes_equal_to_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     config.index.exact_max_templates = 200;
+    config.index.engine = IndexEngine::HnswRs;
     config.index.rebuild_tombstone_fraction = 0.05;
     config.index.checkpoint_after_changes = 50;
     let engine = Arc::new(GalleryEngine::open(config.clone()).unwrap());

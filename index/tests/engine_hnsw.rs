@@ -5,13 +5,14 @@ mod common;
 use std::collections::HashSet;
 
 use common::{DIM, Rng, config, face_like, template};
-use faceserve_index::{EngineConfig, GalleryEngine, IndexOrigin, TemplateRecord};
+use faceserve_index::{EngineConfig, GalleryEngine, IndexEngine, IndexOrigin, TemplateRecord};
 use uuid::Uuid;
 
 /// Galleries above 300 templates use HNSW.
 fn small_threshold(dir: &std::path::Path) -> EngineConfig {
     let mut config = config(dir);
     config.index.exact_max_templates = 300;
+    config.index.engine = IndexEngine::HnswRs;
     config.index.checkpoint_after_changes = 1;
     config
 }
