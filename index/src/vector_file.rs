@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Makes live file names unique within a process.
 static LIVE_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Rows converted and written per system call while appending (1 MiB at 512-d).
+const WRITE_ROWS: usize = 128;
 /// Prefix of the files live indexes use; anything else in an index folder belongs to a save.
 pub const LIVE_PREFIX: &str = "live-";
 
@@ -92,12 +94,9 @@ impl VectorFile {
         self.dimension
     }
 
-    /// Appends `vectors` (whole rows, back to back); returns the number of the first.
-    pub fn append(&mut self, vectors: &[f32]) -> io::Result<usize> {
-        assert!(
-            vectors.len().is_multiple_of(self.dimension),
-            "appending a partial row"
-        );
+    /// Appends `rows` (each `dimension` floats); returns the number of the first. Written a bounded piece at a
+    /// time, so a large batch costs no copy of itself.
+    pub fn append(&mut self, rows: &[&[f32]]) -> io::Result<usize> {
         if !self.segments.last().is_some_and(|s| s.writable) {
             std::fs::create_dir_all(&self.dir)?;
             let path = live_path(&self.dir);
@@ -114,16 +113,24 @@ impl VectorFile {
                 writable: true,
             });
         }
+        let row_bytes = self.dimension * 4;
         let segment = self.segments.last_mut().expect("a writable segment");
-        let bytes: Vec<u8> = vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let row_bytes = (self.dimension * 4) as u64;
-        segment
-            .file
-            .write_all_at(&bytes, segment.rows as u64 * row_bytes)?;
+        let mut bytes = Vec::with_capacity(WRITE_ROWS.min(rows.len()) * row_bytes);
+        let mut written = 0;
+        for piece in rows.chunks(WRITE_ROWS) {
+            bytes.clear();
+            for row in piece {
+                assert_eq!(row.len(), self.dimension, "row dimension");
+                bytes.extend(row.iter().flat_map(|x| x.to_le_bytes()));
+            }
+            let at = ((segment.rows + written) * row_bytes) as u64;
+            segment.file.write_all_at(&bytes, at)?;
+            written += piece.len();
+        }
+        // Counted only once all is written: a failed append leaves the row numbers as they were.
         let first = self.rows;
-        let added = vectors.len() / self.dimension;
-        segment.rows += added;
-        self.rows += added;
+        segment.rows += written;
+        self.rows += written;
         Ok(first)
     }
 
@@ -203,20 +210,25 @@ mod tests {
     fn rows_read_back_and_a_save_keeps_its_rows_while_both_sides_append() {
         let dir = tempfile::tempdir().unwrap();
         let mut vectors = VectorFile::new(dir.path(), 3);
-        assert_eq!(vectors.append(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap(), 0);
-        assert_eq!(vectors.append(&[7.0, 8.0, 9.0]).unwrap(), 2);
+        assert_eq!(
+            vectors
+                .append(&[&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]])
+                .unwrap(),
+            0
+        );
+        assert_eq!(vectors.append(&[&[7.0, 8.0, 9.0]]).unwrap(), 2);
         assert_eq!(row(&vectors, 1), [4.0, 5.0, 6.0]);
 
         let saved = vectors.save(dir.path(), "save").unwrap();
         assert_eq!(saved, vec![("save.0".to_string(), 3)]);
-        vectors.append(&[10.0, 11.0, 12.0]).unwrap();
+        vectors.append(&[&[10.0, 11.0, 12.0]]).unwrap();
         let paths: Vec<(PathBuf, usize)> = saved
             .iter()
             .map(|(name, rows)| (dir.path().join(name), *rows))
             .collect();
         let mut restored = VectorFile::open_saved(dir.path(), 3, &paths).unwrap();
         assert_eq!(restored.rows(), 3);
-        assert_eq!(restored.append(&[-1.0, -2.0, -3.0]).unwrap(), 3);
+        assert_eq!(restored.append(&[&[-1.0, -2.0, -3.0]]).unwrap(), 3);
         assert_eq!(row(&restored, 2), [7.0, 8.0, 9.0]);
         assert_eq!(row(&restored, 3), [-1.0, -2.0, -3.0]);
         assert_eq!(

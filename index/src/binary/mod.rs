@@ -106,15 +106,11 @@ impl BinaryIndex {
         if fresh.is_empty() {
             return;
         }
-        let mut floats = Vec::with_capacity(fresh.len() * self.dimension);
-        for (_, vector) in &fresh {
-            assert_eq!(vector.len(), self.dimension, "vector dimension");
-            floats.extend_from_slice(vector);
-        }
+        let vectors: Vec<&[f32]> = fresh.iter().map(|(_, vector)| *vector).collect();
         // The copy first: if the disk refuses it, nothing else has changed and row numbers stay in step.
         let first = self
             .vectors
-            .append(&floats)
+            .append(&vectors)
             .unwrap_or_else(|e| panic!("writing f32 copies for the binary index: {e}"));
         assert_eq!(first, self.rows.held(), "vector rows and keys out of step");
         for (key, vector) in fresh {

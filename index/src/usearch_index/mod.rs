@@ -217,13 +217,9 @@ impl UsearchIndex {
         if fresh.is_empty() {
             return;
         }
-        let mut floats = Vec::with_capacity(fresh.len() * self.dimension);
-        for (_, vector) in &fresh {
-            assert_eq!(vector.len(), self.dimension, "vector dimension");
-            floats.extend_from_slice(vector);
-        }
+        let vectors: Vec<&[f32]> = fresh.iter().map(|(_, vector)| *vector).collect();
         if self.scale.is_none() && self.params.vectors == UsearchVectors::I8 {
-            self.scale = Some(I8Scale::from_sample(&floats, self.params.i8_quantile));
+            self.scale = Some(I8Scale::from_sample(&vectors, self.params.i8_quantile));
         }
         // Grow ahead, with headroom, before any add: usearch refuses adds past its capacity.
         let needed = self.rows.held() + fresh.len();
@@ -233,7 +229,7 @@ impl UsearchIndex {
         // The copy first: if the disk refuses it, nothing else has changed and row numbers stay in step.
         let first = self
             .vectors
-            .append(&floats)
+            .append(&vectors)
             .unwrap_or_else(|e| panic!("writing f32 copies for the usearch index: {e}"));
         assert_eq!(first, self.rows.held(), "vector rows and keys out of step");
         let rows: Vec<(usize, &[f32])> = fresh

@@ -10,10 +10,16 @@ const SAMPLE_COMPONENTS: usize = 1 << 20;
 pub(crate) struct I8Scale(pub f32);
 
 impl I8Scale {
-    /// The scale that maps the `quantile` of |component| over `vectors` (rows back to back) to 127.
-    pub(crate) fn from_sample(vectors: &[f32], quantile: f32) -> Self {
-        let step = vectors.len().div_ceil(SAMPLE_COMPONENTS).max(1);
-        let mut magnitudes: Vec<f32> = vectors.iter().step_by(step).map(|x| x.abs()).collect();
+    /// The scale that maps the `quantile` of |component| over `vectors` to 127.
+    pub(crate) fn from_sample(vectors: &[&[f32]], quantile: f32) -> Self {
+        let components: usize = vectors.iter().map(|v| v.len()).sum();
+        let step = components.div_ceil(SAMPLE_COMPONENTS).max(1);
+        let mut magnitudes: Vec<f32> = vectors
+            .iter()
+            .flat_map(|v| v.iter())
+            .step_by(step)
+            .map(|x| x.abs())
+            .collect();
         if magnitudes.is_empty() {
             return I8Scale(127.0);
         }
@@ -37,11 +43,12 @@ mod tests {
     #[test]
     fn the_quantile_maps_to_127_and_beyond_it_is_clamped() {
         let vectors: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
-        let scale = I8Scale::from_sample(&vectors, 0.5);
+        let rows: Vec<&[f32]> = vectors.chunks(10).collect();
+        let scale = I8Scale::from_sample(&rows, 0.5);
         assert!((scale.0 - 127.0 / 0.5).abs() < 1.0, "{scale:?}");
         let mut out = [0i8; 4];
         scale.quantize(&[0.25, -0.5, 0.9, -2.0], &mut out);
         assert_eq!(out, [64, -127, 127, -127]);
-        assert_eq!(I8Scale::from_sample(&[0.0; 8], 0.9), I8Scale(127.0));
+        assert_eq!(I8Scale::from_sample(&[&[0.0; 8]], 0.9), I8Scale(127.0));
     }
 }
