@@ -4,6 +4,7 @@
 //! itself), tombstones, rebuilds and the upkeep that keeps indexes in step with the store. It knows embeddings,
 //! not images.
 
+pub mod binary;
 mod config;
 pub mod embedding;
 mod engine;
@@ -11,13 +12,20 @@ pub mod engines;
 mod error;
 pub mod exact;
 pub mod hnsw;
+mod index_files;
 mod page_token;
+mod rerank;
+mod row_keys;
 pub mod simd;
 pub mod store;
 mod types;
+pub mod usearch_index;
+pub mod vector_file;
 pub mod vector_index;
 
-pub use config::{EngineConfig, HnswParams, IndexConfig};
+pub use config::{
+    BinaryParams, EngineConfig, HnswParams, IndexConfig, IndexEngine, UsearchParams, UsearchVectors,
+};
 pub use engine::{
     GalleryEngine, GalleryHandle, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin, STORE_FILE,
     StartupReport, open_sqlite,

@@ -61,7 +61,7 @@ pub struct Hit {
 pub struct GalleryStats {
     pub gallery: String,
     pub template_count: u64,
-    /// "exact" or "hnsw".
+    /// The engine: "exact", "binary", "usearch" or "hnsw" (hnsw_rs).
     pub index_kind: &'static str,
     /// Deleted templates still held by the index until its next rebuild.
     pub tombstones: u64,

@@ -9,8 +9,12 @@ use std::path::Path;
 pub enum IndexKind {
     /// A scan over every vector: exact, and fastest for small galleries.
     Exact,
-    /// An HNSW graph whose candidates are re-ranked exactly.
+    /// An hnsw_rs graph whose candidates are re-ranked exactly.
     Hnsw,
+    /// A flat scan over sign bits whose nearest codes are re-ranked exactly.
+    Binary,
+    /// A usearch graph over quantised vectors whose candidates are re-ranked exactly.
+    Usearch,
 }
 
 impl IndexKind {
@@ -18,13 +22,20 @@ impl IndexKind {
         match self {
             IndexKind::Exact => "exact",
             IndexKind::Hnsw => "hnsw",
+            IndexKind::Binary => "binary",
+            IndexKind::Usearch => "usearch",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [IndexKind::Exact, IndexKind::Hnsw]
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
+        [
+            IndexKind::Exact,
+            IndexKind::Hnsw,
+            IndexKind::Binary,
+            IndexKind::Usearch,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
     }
 }
 

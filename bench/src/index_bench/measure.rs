@@ -1,12 +1,10 @@
-//! Timing the engine's HNSW index (hnsw_rs behind `faceserve_index::hnsw::HnswIndex`, with exact re-ranking):
-//! build rate, memory, dump and reload, recall, latency on one thread and throughput on all.
+//! Timing one index the same way whatever its engine: build rate and resident memory, save and reload, and per
+//! search setting recall, latency on one thread and throughput on all.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use faceserve_index::exact::ExactIndex;
-use faceserve_index::hnsw::HnswIndex;
-use faceserve_index::{HnswParams, VectorIndex};
+use faceserve_index::{SavedFiles, Scored, VectorIndex};
 use rayon::prelude::*;
 
 use super::generate::Dataset;
@@ -17,8 +15,10 @@ const BUILD_BATCH: usize = 10_000;
 /// Throughput runs repeat the query set until they last at least this long.
 const THROUGHPUT_RUN: Duration = Duration::from_secs(2);
 
-pub struct EfRow {
-    pub ef: usize,
+/// One search setting of one index.
+pub struct Row {
+    /// "ef 128, rerank 32" and the like.
+    pub setting: String,
     pub recall_at_1: f64,
     /// Over the queries whose person is enrolled (new photos of gallery identities).
     pub recall_at_1_enrolled: f64,
@@ -26,32 +26,31 @@ pub struct EfRow {
     pub recall_above_threshold: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// p50 with the search kept to one core (an engine that splits a query over the pool does not here).
+    pub p50_one_core_ms: f64,
     pub queries_per_s: f64,
 }
 
-pub struct HnswFigures {
+/// What building and reloading one index cost.
+pub struct BuildFigures {
     pub build_s: f64,
     pub inserts_per_s: f64,
     pub bytes_per_template: f64,
-    pub dump_s: f64,
-    pub dump_bytes: u64,
+    pub save_s: f64,
+    pub save_bytes: u64,
     pub load_s: f64,
-    pub rows: Vec<EfRow>,
 }
 
-pub fn measure_hnsw(
+/// Inserts the gallery into `index` on `pool` in batches; returns the seconds taken and the growth of resident
+/// memory per template (the gallery itself was resident before).
+pub fn build(
     dataset: &Dataset,
-    truth: &Truth,
-    params: HnswParams,
-    efs: &[usize],
-    threshold: f32,
+    index: &mut dyn VectorIndex,
     pool: &rayon::ThreadPool,
-    work_dir: &Path,
-) -> anyhow::Result<HnswFigures> {
+) -> (f64, f64) {
     let n = dataset.len();
     let rss_before = resident_bytes();
     let started = Instant::now();
-    let mut index = HnswIndex::new(dataset.dim, params, n);
     for (batch_number, batch) in dataset
         .gallery
         .chunks(BUILD_BATCH * dataset.dim)
@@ -74,108 +73,71 @@ pub fn measure_hnsw(
     }
     let build_s = started.elapsed().as_secs_f64();
     let bytes_per_template = resident_bytes().saturating_sub(rss_before) as f64 / n as f64;
+    (build_s, bytes_per_template)
+}
 
+/// Saves `index` into `work_dir`, restores it with `restore` and checks it holds every template; returns (save
+/// seconds, bytes written, load seconds). The files are removed again.
+pub fn save_and_reload(
+    index: &dyn VectorIndex,
+    work_dir: &Path,
+    restore: impl FnOnce(&Path, &str) -> anyhow::Result<Box<dyn VectorIndex>>,
+) -> anyhow::Result<(f64, u64, f64)> {
     std::fs::create_dir_all(work_dir)?;
     let started = Instant::now();
-    let saved = index.persist(work_dir, "bench")?;
-    let dump_s = started.elapsed().as_secs_f64();
-    let dump_bytes = saved
+    let saved: SavedFiles = index.persist(work_dir, "bench")?;
+    let save_s = started.elapsed().as_secs_f64();
+    let save_bytes = saved
         .files
         .iter()
         .map(|file| std::fs::metadata(work_dir.join(file)).map_or(0, |m| m.len()))
         .sum();
     let started = Instant::now();
-    let reloaded = HnswIndex::restore(work_dir, &saved.basename, dataset.dim, params.ef_search)?;
+    let reloaded = restore(work_dir, &saved.basename)?;
     let load_s = started.elapsed().as_secs_f64();
     anyhow::ensure!(
-        reloaded.len() == n,
-        "the reloaded index holds {} of {n}",
-        reloaded.len()
+        reloaded.len() == index.len(),
+        "the reloaded index holds {} of {}",
+        reloaded.len(),
+        index.len()
     );
     drop(reloaded);
     for file in &saved.files {
         let _ = std::fs::remove_file(work_dir.join(file));
     }
-
-    let rows = efs
-        .iter()
-        .map(|&ef| {
-            let search = |q: &[f32]| index.search_with_ef(q, truth.k, ef);
-            let (latencies, answers) = single_thread(dataset, search);
-            let mut row = score(truth, &answers, threshold, &enrolled_queries(dataset));
-            row.ef = ef;
-            row.p50_ms = percentile(&latencies, 0.50);
-            row.p99_ms = percentile(&latencies, 0.99);
-            row.queries_per_s = throughput(dataset, pool, search);
-            eprintln!(
-                "  ef {ef}: recall@1 {:.4}, p50 {:.3} ms, {:.0} queries/s",
-                row.recall_at_1, row.p50_ms, row.queries_per_s
-            );
-            row
-        })
-        .collect();
-    Ok(HnswFigures {
-        build_s,
-        inserts_per_s: n as f64 / build_s,
-        bytes_per_template,
-        dump_s,
-        dump_bytes,
-        load_s,
-        rows,
-    })
+    Ok((save_s, save_bytes, load_s))
 }
 
-/// Exact scan against HNSW latency (one thread) for the first `size` templates, to place the switch between them.
-pub struct Crossover {
-    pub size: usize,
-    pub exact_p50_ms: f64,
-    pub hnsw_p50_ms: f64,
-    pub hnsw_recall_at_1: f64,
-}
-
-pub fn crossover(
+/// Recall, latency and throughput of `search` (the truth's k answers per query).
+pub fn measure_setting(
+    setting: String,
     dataset: &Dataset,
-    sizes: &[usize],
-    params: HnswParams,
+    truth: &Truth,
+    threshold: f32,
     pool: &rayon::ThreadPool,
-) -> Vec<Crossover> {
-    sizes
-        .iter()
-        .filter(|&&size| size <= dataset.len())
-        .map(|&size| {
-            let rows = &dataset.gallery[..size * dataset.dim];
-            let mut exact = ExactIndex::with_capacity(dataset.dim, size);
-            let mut hnsw = HnswIndex::new(dataset.dim, params, size);
-            let items: Vec<(u64, &[f32])> = rows
-                .chunks_exact(dataset.dim)
-                .enumerate()
-                .map(|(i, v)| (i as u64, v))
-                .collect();
-            for (key, v) in &items {
-                exact.insert(*key, v);
-            }
-            pool.install(|| hnsw.insert_batch(&items));
-            let (exact_ms, exact_answers) = single_thread(dataset, |q| exact.search(q, 1));
-            let (hnsw_ms, hnsw_answers) = single_thread(dataset, |q| hnsw.search(q, 1));
-            let agree = exact_answers
-                .iter()
-                .zip(&hnsw_answers)
-                .filter(|(a, b)| a.first() == b.first())
-                .count();
-            Crossover {
-                size,
-                exact_p50_ms: percentile(&exact_ms, 0.5),
-                hnsw_p50_ms: percentile(&hnsw_ms, 0.5),
-                hnsw_recall_at_1: agree as f64 / exact_answers.len() as f64,
-            }
-        })
-        .collect()
+    one_core: &rayon::ThreadPool,
+    search: impl Fn(&[f32], usize) -> Vec<Scored> + Sync,
+) -> Row {
+    let k = truth.k;
+    let (latencies, answers) = single_thread(dataset, |q| search(q, k));
+    let mut row = score(truth, &answers, threshold, &enrolled_queries(dataset));
+    row.setting = setting;
+    row.p50_ms = percentile(&latencies, 0.50);
+    row.p99_ms = percentile(&latencies, 0.99);
+    let (one_core_latencies, _) = one_core.install(|| single_thread(dataset, |q| search(q, k)));
+    row.p50_one_core_ms = percentile(&one_core_latencies, 0.50);
+    row.queries_per_s = throughput(dataset, pool, |q| search(q, k));
+    eprintln!(
+        "  {}: recall@1 {:.4}, enrolled {:.4}, p50 {:.3} ms, {:.0} queries/s",
+        row.setting, row.recall_at_1, row.recall_at_1_enrolled, row.p50_ms, row.queries_per_s
+    );
+    row
 }
 
 /// Per-query latencies (ms) and answers (keys), one query at a time on this thread.
-fn single_thread(
+pub fn single_thread(
     dataset: &Dataset,
-    search: impl Fn(&[f32]) -> Vec<faceserve_index::Scored>,
+    search: impl Fn(&[f32]) -> Vec<Scored>,
 ) -> (Vec<f64>, Vec<Vec<u64>>) {
     dataset
         .queries
@@ -194,7 +156,7 @@ fn single_thread(
 fn throughput(
     dataset: &Dataset,
     pool: &rayon::ThreadPool,
-    search: impl Fn(&[f32]) -> Vec<faceserve_index::Scored> + Sync,
+    search: impl Fn(&[f32]) -> Vec<Scored> + Sync,
 ) -> f64 {
     let started = Instant::now();
     let mut answered = 0usize;
@@ -221,7 +183,7 @@ fn enrolled_queries(dataset: &Dataset) -> Vec<bool> {
         .collect()
 }
 
-fn score(truth: &Truth, answers: &[Vec<u64>], threshold: f32, enrolled: &[bool]) -> EfRow {
+fn score(truth: &Truth, answers: &[Vec<u64>], threshold: f32, enrolled: &[bool]) -> Row {
     let recalls: Vec<_> = answers
         .iter()
         .enumerate()
@@ -237,10 +199,14 @@ fn score(truth: &Truth, answers: &[Vec<u64>], threshold: f32, enrolled: &[bool])
         recalls.iter().map(f).sum::<f64>() / recalls.len() as f64
     };
     let with_above: Vec<_> = recalls.iter().filter(|r| r.has_above).collect();
-    EfRow {
-        ef: 0,
+    Row {
+        setting: String::new(),
         recall_at_1: mean(&|r| r.at_1),
-        recall_at_1_enrolled: enrolled_at_1.iter().sum::<f64>() / enrolled_at_1.len() as f64,
+        recall_at_1_enrolled: if enrolled_at_1.is_empty() {
+            f64::NAN
+        } else {
+            enrolled_at_1.iter().sum::<f64>() / enrolled_at_1.len() as f64
+        },
         recall_at_10: mean(&|r| r.at_10),
         recall_above_threshold: if with_above.is_empty() {
             1.0
@@ -249,6 +215,7 @@ fn score(truth: &Truth, answers: &[Vec<u64>], threshold: f32, enrolled: &[bool])
         },
         p50_ms: 0.0,
         p99_ms: 0.0,
+        p50_one_core_ms: 0.0,
         queries_per_s: 0.0,
     }
 }

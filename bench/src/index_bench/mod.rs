@@ -1,24 +1,30 @@
 //! `faceserve-bench index`: 1:N search at scale. Generates face-like vectors from the statistics of real
-//! embeddings (or isotropic ones, the worst case), computes the exact answers, then measures the engine's HNSW
-//! index: build rate, memory per template, dump and reload time, recall@1 / @10 / above the match threshold,
-//! single-thread latency and all-core throughput for several ef_search. The vectors and exact answers are
-//! saved as .npy for `bench/python/index_compare.py` (hnswlib, FAISS).
+//! embeddings (or isotropic ones, the worst case), computes the exact answers, then measures each engine asked
+//! for (the flat binary scan, usearch over i8 or sign bits, hnsw_rs): build rate, memory per template, save and
+//! reload time, recall@1 / enrolled recall@1 / @10 / above the match threshold, single-thread latency and
+//! all-core throughput for every setting. Each engine runs in a process of its own, so its memory figure is not
+//! blurred by another's freed memory. The vectors and exact answers are saved as .npy for
+//! `bench/python/index_compare.py` (hnswlib, FAISS).
 
+mod crossover;
 mod generate;
 mod linalg;
 mod measure;
+mod report;
 mod stats;
 mod truth;
+mod under_test;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use faceserve_index::HnswParams;
+use faceserve_index::{HnswParams, UsearchParams};
 
 use generate::{Dataset, FaceLike};
 use measure::percentile;
 use stats::EmbeddingStats;
 use truth::Truth;
+use under_test::{Engine, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VectorKind {
@@ -53,21 +59,37 @@ pub struct IndexArgs {
     /// Vectors and exact answers are kept in <data>/<kind>-<templates>/ and reused.
     #[arg(long, default_value = "data/index-bench")]
     pub data: PathBuf,
-    /// HNSW links per node (M).
+    /// Engines to measure: binary, usearch-i8, usearch-b1, usearch-i8_cast (usearch's own cast), hnsw_rs.
+    #[arg(long, value_delimiter = ',', default_value = "binary,usearch-i8")]
+    pub engines: Vec<String>,
+    /// hnsw_rs links per node (M).
     #[arg(long, default_value_t = HnswParams::default().max_connections)]
     pub m: usize,
+    /// hnsw_rs candidate list while inserting.
     #[arg(long, default_value_t = HnswParams::default().ef_construction)]
     pub ef_construction: usize,
-    /// ef_search values to measure.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128,256")]
+    /// usearch links per node (M).
+    #[arg(long, default_value_t = UsearchParams::default().connectivity)]
+    pub usearch_m: usize,
+    /// usearch candidate list while inserting.
+    #[arg(long, default_value_t = UsearchParams::default().expansion_add)]
+    pub usearch_ef_add: usize,
+    /// The quantile of |component| faceserve's i8 quantisation maps to 127.
+    #[arg(long, default_value_t = UsearchParams::default().i8_quantile)]
+    pub i8_quantile: f32,
+    /// Search candidate lists to measure (usearch and hnsw_rs).
+    #[arg(long, value_delimiter = ',', default_value = "64,128,256")]
     pub ef: Vec<usize>,
+    /// Exactly re-ranked candidates to measure (binary and usearch).
+    #[arg(long, value_delimiter = ',', default_value = "16,32")]
+    pub rerank: Vec<usize>,
     /// Similarity at which a gallery entry counts as a match, for the recall of entries above it.
     #[arg(long, default_value_t = 0.3)]
     pub threshold: f32,
     /// Threads for building and for the throughput runs (0: all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Also time exact scans against HNSW at these gallery sizes (to choose the exact-search limit).
+    /// Also time exact scans against the binary scan at these gallery sizes (to choose the exact-search limit).
     #[arg(long, value_delimiter = ',')]
     pub crossover: Vec<usize>,
     /// Stop after writing the vectors and exact answers.
@@ -75,6 +97,9 @@ pub struct IndexArgs {
     pub generate_only: bool,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Internal: this process measures the one engine it is given and prints only its figures.
+    #[arg(long, hide = true)]
+    pub child: bool,
 }
 
 pub fn run(args: IndexArgs) -> anyhow::Result<()> {
@@ -89,129 +114,103 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         VectorKind::FaceLike => "face-like",
         VectorKind::Isotropic => "isotropic",
     };
+    let engines: Vec<Engine> = args
+        .engines
+        .iter()
+        .map(|label| Engine::parse(label))
+        .collect::<anyhow::Result<_>>()?;
     let dir = args.data.join(format!("{kind}-{}", args.templates));
     let dataset = prepare_vectors(&args, &dir, &pool)?;
-    let cosines = dataset.cosines(4000);
-    println!(
-        "{kind} vectors: {} x {}, {} queries; cosines among the first 4000: genuine {:.3} ± {:.3}, impostor {:.3} ± {:.3}",
-        dataset.len(),
-        dataset.dim,
-        dataset.query_count(),
-        cosines.genuine_mean,
-        cosines.genuine_std,
-        cosines.impostor_mean,
-        cosines.impostor_std
-    );
-    let truth = match Truth::load(&dir) {
-        Ok(truth) if truth.ids.len() == dataset.query_count() * truth.k => truth,
-        _ => {
-            let started = Instant::now();
-            let truth = pool.install(|| Truth::compute(&dataset, 10, &pool));
-            truth.save(&dir)?;
-            eprintln!(
-                "exact answers computed in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-            truth
-        }
-    };
+    let truth = prepare_truth(&dataset, &dir, &pool)?;
     let exact_p50 = percentile(&truth.exact_ms, 0.5);
-    println!("exact scan, one thread: p50 {exact_p50:.2} ms per query");
-    if args.generate_only {
+    let head = format!(
+        "kind={kind} templates={} dim={} threads={threads} exact_p50_ms={exact_p50:.3}",
+        dataset.len(),
+        dataset.dim
+    );
+    if !args.child {
+        let cosines = dataset.cosines(4000);
         println!(
-            "kind={kind} templates={} dim={} exact_p50_ms={exact_p50:.3}",
+            "{kind} vectors: {} x {}, {} queries; cosines among the first 4000: genuine {:.3} ± {:.3}, impostor {:.3} ± {:.3}",
             dataset.len(),
-            dataset.dim
+            dataset.dim,
+            dataset.query_count(),
+            cosines.genuine_mean,
+            cosines.genuine_std,
+            cosines.impostor_mean,
+            cosines.impostor_std
         );
+        println!("exact scan, one thread: p50 {exact_p50:.2} ms per query");
+    }
+    if args.generate_only {
+        println!("{head}");
         return Ok(());
     }
 
-    let params = HnswParams {
-        max_connections: args.m,
-        ef_construction: args.ef_construction,
-        ef_search: args.ef.first().copied().unwrap_or(64),
-    };
-    let figures = measure::measure_hnsw(
-        &dataset,
-        &truth,
-        params,
-        &args.ef,
-        args.threshold,
-        &pool,
-        &dir.join("dump"),
-    )?;
-    println!(
-        "\nfaceserve (hnsw_rs 0.3.5, M {}, ef_construction {}, {threads} threads): build {:.0} s = {:.0} inserts/s, \
-         {:.0} bytes/template resident, dump {:.1} s ({:.0} MiB), reload {:.1} s",
-        args.m,
-        args.ef_construction,
-        figures.build_s,
-        figures.inserts_per_s,
-        figures.bytes_per_template,
-        figures.dump_s,
-        figures.dump_bytes as f64 / (1 << 20) as f64,
-        figures.load_s
-    );
-    println!(
-        "\n| ef | recall@1 | recall@1 enrolled | recall@10 | recall ≥{} | p50 ms | p99 ms | queries/s ({threads} threads) |",
-        args.threshold
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in &figures.rows {
-        println!(
-            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.3} | {:.0} |",
-            row.ef,
-            row.recall_at_1,
-            row.recall_at_1_enrolled,
-            row.recall_at_10,
-            row.recall_above_threshold,
-            row.p50_ms,
-            row.p99_ms,
-            row.queries_per_s
-        );
-    }
-    let mut summary = format!(
-        "kind={kind} templates={} dim={} m={} ef_construction={} threads={threads} inserts_per_s={:.0} \
-         bytes_per_template={:.0} dump_s={:.2} load_s={:.2} exact_p50_ms={exact_p50:.3}",
-        dataset.len(),
-        dataset.dim,
-        args.m,
-        args.ef_construction,
-        figures.inserts_per_s,
-        figures.bytes_per_template,
-        figures.dump_s,
-        figures.load_s
-    );
-    for row in &figures.rows {
-        summary.push_str(&format!(
-            " recall1_ef{ef}={:.4} recall1_enrolled_ef{ef}={:.4} recall10_ef{ef}={:.4} p50_ms_ef{ef}={:.3} \
-             p99_ms_ef{ef}={:.3} qps_ef{ef}={:.0}",
-            row.recall_at_1,
-            row.recall_at_1_enrolled,
-            row.recall_at_10,
-            row.p50_ms,
-            row.p99_ms,
-            row.queries_per_s,
-            ef = row.ef
-        ));
-    }
-    // After the main run, so its memory figure is not blurred by these builds' freed memory.
-    if !args.crossover.is_empty() {
-        println!(
-            "\n| templates | exact p50 ms | HNSW p50 ms (ef {}) | HNSW recall@1 |",
-            params.ef_search
-        );
-        println!("|---:|---:|---:|---:|");
-        for row in measure::crossover(&dataset, &args.crossover, params, &pool) {
-            println!(
-                "| {} | {:.3} | {:.3} | {:.4} |",
-                row.size, row.exact_p50_ms, row.hnsw_p50_ms, row.hnsw_recall_at_1
-            );
+    if engines.len() > 1 && !args.child {
+        // One process per engine: resident memory is measured as growth, which freed memory would blur.
+        let mut summary = head;
+        for engine in &engines {
+            let pairs = report::run_child(&engine.label())?;
+            summary.push(' ');
+            summary.push_str(&pairs);
         }
+        if !args.crossover.is_empty() {
+            crossover::print(&dataset, &args.crossover, &pool);
+        }
+        println!("{summary}");
+        return Ok(());
     }
 
-    println!("{summary}");
+    let plan = Plan {
+        engine: engines[0],
+        hnsw: HnswParams {
+            max_connections: args.m,
+            ef_construction: args.ef_construction,
+            ef_search: args.ef.first().copied().unwrap_or(64),
+        },
+        usearch: UsearchParams {
+            connectivity: args.usearch_m,
+            expansion_add: args.usearch_ef_add,
+            i8_quantile: args.i8_quantile,
+            ..UsearchParams::default()
+        },
+        efs: &args.ef,
+        reranks: &args.rerank,
+        threshold: args.threshold,
+    };
+    let report = under_test::run(&plan, &dataset, &truth, &pool, &dir.join("work"))?;
+    let pairs = report::print_engine(&plan.engine.label(), &report, threads, args.threshold);
+    if !args.child && !args.crossover.is_empty() {
+        crossover::print(&dataset, &args.crossover, &pool);
+    }
+    if args.child {
+        println!("{pairs}");
+    } else {
+        println!("{head} {pairs}");
+    }
     Ok(())
+}
+
+/// The saved exact answers of this vector set, or new ones.
+fn prepare_truth(
+    dataset: &Dataset,
+    dir: &std::path::Path,
+    pool: &rayon::ThreadPool,
+) -> anyhow::Result<Truth> {
+    if let Ok(truth) = Truth::load(dir)
+        && truth.ids.len() == dataset.query_count() * truth.k
+    {
+        return Ok(truth);
+    }
+    let started = Instant::now();
+    let truth = pool.install(|| Truth::compute(dataset, 10, pool));
+    truth.save(dir)?;
+    eprintln!(
+        "exact answers computed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(truth)
 }
 
 /// The saved vectors of this configuration, or new ones (saved for the next run and for the Python script).

@@ -17,9 +17,14 @@ const BUILD_BATCH: usize = 4096;
 const FINAL_REPLAY: usize = 256;
 
 impl EngineCore {
-    /// The index kind for a gallery of `templates`.
+    /// The index kind for a gallery of `templates`, built afresh.
     pub(crate) fn kind_for(&self, templates: usize) -> IndexKind {
         engines::kind_for(&self.config.index, templates)
+    }
+
+    /// The index kind a gallery of `templates` now searched by `current` should have (with hysteresis).
+    pub(crate) fn kind_to_keep(&self, templates: usize, current: IndexKind) -> IndexKind {
+        engines::kind_to_keep(&self.config.index, templates, current)
     }
 
     /// Builds an index of `kind` from the gallery's vectors as `snapshot` sees them; None when the engine is
@@ -32,8 +37,13 @@ impl EngineCore {
         expected: usize,
     ) -> Result<Option<GalleryIndex>, GalleryError> {
         let started = Instant::now();
-        let mut index =
-            engines::new_index(kind, self.config.dimension, &self.config.index, expected);
+        let mut index = engines::new_index(
+            kind,
+            self.config.dimension,
+            &self.config.index,
+            expected,
+            &dump::gallery_dir(&self.indexes_dir, gallery.row.id),
+        );
         let mut after_seq = 0;
         loop {
             if self.is_shutting_down() || gallery.is_deleted() {
@@ -65,7 +75,7 @@ impl EngineCore {
         Ok(Some(index))
     }
 
-    /// Builds a new index of `kind` for the gallery from the store and swaps it in; an HNSW index is then dumped.
+    /// Builds a new index of `kind` for the gallery from the store and swaps it in; a saving index is then dumped.
     pub(crate) fn rebuild(
         &self,
         gallery: &Arc<Gallery>,
@@ -122,7 +132,7 @@ impl EngineCore {
 
     /// Saves the gallery's index, when its engine saves itself and it holds anything; returns whether it saved.
     pub(crate) fn checkpoint_gallery(&self, gallery: &Gallery) -> Result<bool, GalleryError> {
-        // Writes to this gallery wait for the save (hnsw_rs cannot dump while inserting); searches go on.
+        // Writes to this gallery wait for the save (no engine saves while inserting); searches go on.
         let index = gallery.index.read();
         if !index.persists() || gallery.is_deleted() || index.held() == 0 {
             return Ok(false);

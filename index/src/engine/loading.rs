@@ -111,12 +111,15 @@ impl EngineCore {
         max_seq: u64,
     ) -> Result<(GalleryIndex, usize, usize), String> {
         let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
-        let manifest = match dump::read_manifest(&dir) {
+        let manifest = dump::read_manifest(&dir);
+        // Whatever the manifest does not name is a crashed save's or an earlier process's (the f32 copies a
+        // live index appends to), and can be large.
+        dump::remove_stray_files(&dir, manifest.as_ref().ok().and_then(Option::as_ref));
+        let manifest = match manifest {
             Ok(Some(manifest)) => manifest,
             Ok(None) => return Err("no dump".into()),
             Err(e) => return Err(e.to_string()),
         };
-        dump::remove_stray_files(&dir, Some(&manifest));
         if manifest.gallery_id != gallery.row.id
             || manifest.model != self.config.model
             || manifest.dimension != self.config.dimension

@@ -52,20 +52,13 @@ impl EngineCore {
     fn upkeep(&self, gallery: &Gallery) -> Option<Upkeep> {
         let config = &self.config.index;
         let index = gallery.index.read();
-        let live = index.len();
-        if index.kind() == IndexKind::Exact {
-            let wanted = self.kind_for(live);
-            return (wanted != IndexKind::Exact).then_some(Upkeep::Build(wanted));
+        // Grown past its engine's limit, shrunk well below it, or the engine changed in the settings.
+        let wanted = self.kind_to_keep(index.len(), index.kind());
+        if wanted != index.kind() {
+            return Some(Upkeep::Build(wanted));
         }
-        // Back to exact at half the threshold: a gallery hovering around it does not flip back and forth.
-        if live <= config.exact_max_templates / 2 {
-            return Some(Upkeep::Build(IndexKind::Exact));
-        }
-        // The approximate engine may have been changed in the settings since this index was built.
-        let wanted = self.kind_for(usize::MAX);
-        if wanted != index.kind()
-            || index.tombstones() as f64
-                > config.rebuild_tombstone_fraction as f64 * index.held() as f64
+        if index.tombstones() as f64
+            > config.rebuild_tombstone_fraction as f64 * index.held() as f64
         {
             return Some(Upkeep::Build(wanted));
         }

@@ -65,7 +65,7 @@ pub(crate) struct EngineCore {
     indexes_dir: PathBuf,
     galleries: RwLock<Registry>,
     total_templates: AtomicU64,
-    /// Threads for HNSW builds, kept apart from the callers' threads.
+    /// Threads for index builds, kept apart from the callers' threads.
     build_pool: rayon::ThreadPool,
     shutting_down: AtomicBool,
     startup: Mutex<StartupReport>,
@@ -347,6 +347,7 @@ impl EngineCore {
             self.config.dimension,
             &self.config.index,
             0,
+            &self.indexes_dir,
         )
     }
 }
