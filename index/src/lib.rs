@@ -19,8 +19,8 @@ pub mod vector_index;
 
 pub use config::{EngineConfig, HnswParams, IndexConfig};
 pub use engine::{
-    GalleryEngine, GalleryHandle, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin, STORE_FILE,
-    StartupReport, open_sqlite,
+    FeedStatus, GalleryEngine, GalleryHandle, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin,
+    STORE_FILE, StartupReport, open_sqlite,
 };
 pub use error::GalleryError;
 pub use store::{AppStore, TemplateStore};
