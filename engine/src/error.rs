@@ -112,6 +112,7 @@ impl From<GalleryError> for ApiError {
             }
             GalleryError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             GalleryError::Storage(_) => ErrorCode::Internal,
+            GalleryError::Unavailable(_) => ErrorCode::StoreUnavailable,
         };
         Self::new(code, e.to_string())
     }

@@ -13,8 +13,10 @@ mod faces;
 mod galleries;
 pub mod index_settings;
 mod matching;
+mod replication;
 pub mod settings;
 pub mod start;
+pub mod store_settings;
 
 use std::sync::Arc;
 
@@ -33,6 +35,8 @@ pub struct Engine {
     pub matching: Matching,
     /// The Image API's estimator models (also behind Add's liveness, deepfake and quality checks).
     pub estimators: Arc<EstimatorModels>,
+    /// The longest a request waits for this server to apply a change it asks for (read-your-writes).
+    pub max_seq_wait: std::time::Duration,
 }
 
 /// Runs a synchronous call (the template store, an index search) on the blocking pool.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimators::EstimatorModels;
 use crate::index_settings::IndexSettings;
+use crate::store_settings::StoreSettings;
 use crate::settings::{
     DetectorSettings, EstimatorSettings, LimitSettings, MatchingSettings, ProviderKind,
     RecognizerSettings, RuntimeSettings,
@@ -29,6 +30,8 @@ use crate::{Engine, Matching};
 pub struct EngineSettings {
     /// Folder of the SQLite gallery (`faceserve.db`) and the index saves.
     pub data_dir: PathBuf,
+    /// Where the galleries live: SQLite in data_dir, or PostgreSQL shared by several servers.
+    pub store: StoreSettings,
     /// Folder of the model files and the ONNX Runtime library.
     pub models_dir: PathBuf,
     /// Folder with verified copies of the model files, tried before any download [default: ../shared/models if
@@ -50,6 +53,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             data_dir: "data".into(),
+            store: StoreSettings::default(),
             models_dir: "models".into(),
             models_mirror: None,
             fetch: true,
@@ -66,6 +70,7 @@ impl Default for EngineSettings {
 
 impl EngineSettings {
     pub fn check(&self) -> anyhow::Result<()> {
+        self.store.check()?;
         self.estimators.check()?;
         self.detector.queue.check("detector")?;
         self.recognizer.queue.check("recognizer")?;
@@ -172,8 +177,8 @@ pub fn start_pipeline(
 }
 
 impl Engine {
-    /// Fetches what is missing, loads the models and opens the galleries on `store` (the SQLite store of
-    /// `data_dir` when `None`).
+    /// Fetches what is missing, loads the models and opens the galleries on `store` (the configured store when
+    /// `None`: SQLite in `data_dir`, or PostgreSQL at `store.url`).
     pub fn start(
         s: &EngineSettings,
         observer: Arc<dyn Observer>,
@@ -190,10 +195,11 @@ impl Engine {
                 pipeline.dimension(),
             )
         };
-        let galleries = Arc::new(match store {
-            Some(store) => GalleryEngine::open_with_store(config, store)?,
-            None => GalleryEngine::open(config)?,
-        });
+        let store = match store {
+            Some(store) => store,
+            None => s.store.open(&s.data_dir)?,
+        };
+        let galleries = Arc::new(GalleryEngine::open_with_store(config, store)?);
         let calibration = Calibration::bundled(&s.recognizer.model).map(Arc::new);
         if calibration.is_none() {
             tracing::warn!(recognizer = %s.recognizer.model, "no calibration table: scores and far thresholds are off");
@@ -212,6 +218,7 @@ impl Engine {
                 calibration,
             },
             estimators,
+            max_seq_wait: std::time::Duration::from_millis(s.store.min_seq_wait_ms),
         })
     }
 }

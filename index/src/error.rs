@@ -27,6 +27,18 @@ pub enum GalleryError {
 
     #[error("template store error: {0}")]
     Storage(String),
+
+    /// A shared store cannot be reached (or answered too late): writes are refused until it is back; searches go
+    /// on from memory.
+    #[error("template store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl GalleryError {
+    /// Whether the store could not be reached, as opposed to refusing the operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, GalleryError::Unavailable(_))
+    }
 }
 
 impl From<rusqlite::Error> for GalleryError {

@@ -27,8 +27,8 @@ pub use config::{
     BinaryParams, EngineConfig, HnswParams, IndexConfig, IndexEngine, UsearchParams, UsearchVectors,
 };
 pub use engine::{
-    GalleryEngine, GalleryHandle, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin, STORE_FILE,
-    StartupReport, open_sqlite,
+    FeedStatus, GalleryEngine, GalleryHandle, GalleryStartup, INDEXES_DIR, IndexCheck, IndexOrigin,
+    STORE_FILE, StartupReport, open_sqlite,
 };
 pub use error::GalleryError;
 pub use store::{AppStore, TemplateStore};

@@ -8,9 +8,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use faceserve_batcher::Observer;
+use faceserve_index::FeedStatus;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -31,6 +32,79 @@ pub struct Metrics {
     templates: IntGauge,
     /// Reads the gallery size when metrics are scraped, so no write path has to remember to update it.
     template_count: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
+    feed: FeedGauges,
+    /// Reads where this server stands with a shared store's change feed, when scraped.
+    feed_status: OnceLock<Box<dyn Fn() -> Option<FeedStatus> + Send + Sync>>,
+}
+
+/// A shared store's change feed, as this server follows it.
+struct FeedGauges {
+    stale: IntGauge,
+    reachable: IntGauge,
+    applied: IntGauge,
+    behind: IntGauge,
+    since_contact: Gauge,
+    from_memory: IntCounter,
+}
+
+impl FeedGauges {
+    fn register(registry: &Registry) -> Self {
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let since_contact = Gauge::new(
+            "faceserve_store_seconds_since_contact",
+            "Seconds since the shared template store last answered this server's change-feed follower",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(since_contact.clone()))
+            .expect("unique metric");
+        let from_memory = IntCounter::new(
+            "faceserve_searches_from_memory_total",
+            "Searches answered from memory because the shared template store was unreachable (possibly stale)",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(from_memory.clone()))
+            .expect("unique metric");
+        FeedGauges {
+            stale: gauge(
+                "faceserve_gallery_stale",
+                "1 while searches may miss committed changes: the shared store is unreachable or changes wait",
+            ),
+            reachable: gauge(
+                "faceserve_store_reachable",
+                "1 while the shared template store answers this server's change-feed follower",
+            ),
+            applied: gauge(
+                "faceserve_feed_applied_sequence",
+                "The last change of the shared store's feed in this server's indexes",
+            ),
+            behind: gauge(
+                "faceserve_feed_behind_changes",
+                "Committed changes this server has seen but not applied yet",
+            ),
+            since_contact,
+            from_memory,
+        }
+    }
+
+    fn show(&self, status: &FeedStatus) {
+        self.stale.set(i64::from(status.is_stale()));
+        self.reachable.set(i64::from(status.reachable));
+        self.applied.set(status.applied as i64);
+        self.behind
+            .set(status.head.saturating_sub(status.applied) as i64);
+        self.since_contact
+            .set(status.since_contact.map_or(f64::NAN, |d| d.as_secs_f64()));
+        let counted = self.from_memory.get();
+        if status.answered_from_memory > counted {
+            self.from_memory.inc_by(status.answered_from_memory - counted);
+        }
+    }
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -154,6 +228,8 @@ impl Metrics {
                 &["surface", "reason"],
             ),
             template_count: OnceLock::new(),
+            feed: FeedGauges::register(&registry),
+            feed_status: OnceLock::new(),
             registry,
         }
     }
@@ -182,9 +258,20 @@ impl Metrics {
         let _ = self.template_count.set(Box::new(count));
     }
 
+    /// Shows a shared store's change feed (the stale gauge and its companions) from `status` when scraped.
+    pub fn watch_feed_with(
+        &self,
+        status: impl Fn() -> Option<FeedStatus> + Send + Sync + 'static,
+    ) {
+        let _ = self.feed_status.set(Box::new(status));
+    }
+
     pub fn render(&self) -> String {
         if let Some(count) = self.template_count.get() {
             self.templates.set(count() as i64);
+        }
+        if let Some(status) = self.feed_status.get().and_then(|status| status()) {
+            self.feed.show(&status);
         }
         let mut out = Vec::new();
         TextEncoder::new()

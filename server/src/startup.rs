@@ -24,17 +24,22 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
     s.auth.check_exposure(&api_listeners)?;
     let tls = crate::tls::load(&s.tls)?.map(Arc::new);
     let metrics = Arc::new(Metrics::new());
+    // One store for the galleries and the application registry: SQLite in the data folder, or shared PostgreSQL.
+    let store = s.engine.store.open(&s.engine.data_dir)?;
     let auth = match s.auth.enabled {
-        true => Some(Arc::new(crate::auth::Authenticator::open(
-            &s.engine.data_dir,
+        true => Some(Arc::new(crate::auth::Authenticator::on(
+            crate::apps::AppRegistry::on(store.apps()),
+            &store.describe(),
             &s.auth,
             metrics.clone(),
         )?)),
         false => None,
     };
-    let engine = Arc::new(Engine::start(&s.engine, metrics.clone(), None)?);
+    let engine = Arc::new(Engine::start(&s.engine, metrics.clone(), Some(store))?);
     let counted = engine.galleries.clone();
     metrics.count_templates_with(move || counted.total_templates());
+    let followed = engine.galleries.clone();
+    metrics.watch_feed_with(move || followed.feed_status());
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "faceserve ready"

@@ -15,6 +15,7 @@ pub fn grpc_code(code: ErrorCode) -> tonic::Code {
         E::Cancelled => tonic::Code::DeadlineExceeded,
         E::Skipped => tonic::Code::Aborted,
         E::Unauthenticated => tonic::Code::Unauthenticated,
+        E::StoreUnavailable | E::ReplicaBehind => tonic::Code::Unavailable,
         E::Internal | E::Unspecified => tonic::Code::Internal,
         E::PhotoEmpty
         | E::WrongMimeType

@@ -132,6 +132,8 @@ impl EngineCore {
 
     /// Saves the gallery's index, when its engine saves itself and it holds anything; returns whether it saved.
     pub(crate) fn checkpoint_gallery(&self, gallery: &Gallery) -> Result<bool, GalleryError> {
+        // Read before the index: the save holds at least every change up to it.
+        let feed_seq = self.feed.as_ref().map(|feed| feed.applied());
         // Writes to this gallery wait for the save (no engine saves while inserting); searches go on.
         let index = gallery.index.read();
         if !index.persists() || gallery.is_deleted() || index.held() == 0 {
@@ -139,7 +141,13 @@ impl EngineCore {
         }
         let started = Instant::now();
         let dir = dump::gallery_dir(&self.indexes_dir, gallery.row.id);
-        let manifest = dump::write_dump(&dir, gallery.row.id, &self.config.model, index.as_ref())?;
+        let manifest = dump::write_dump(
+            &dir,
+            gallery.row.id,
+            &self.config.model,
+            index.as_ref(),
+            feed_seq,
+        )?;
         *gallery.undumped.lock() = Default::default();
         tracing::info!(
             gallery = %gallery.row.name,

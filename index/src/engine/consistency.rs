@@ -28,13 +28,15 @@ impl EngineCore {
         // With the write order and the apply order held no change is in flight, so the two sides are comparable.
         let _writing = self.write_order.lock();
         let gallery = self.gallery(app, name)?;
+        // On a shared store, with the apply order held, the indexes are brought to the snapshot's position first.
+        let mut applying = self.feed.as_ref().map(|feed| (feed, feed.lock()));
+        let snapshot = self.store.read()?;
+        let head = snapshot.feed_head()?;
+        if let (Some((feed, applied)), Some(head)) = (applying.as_mut(), head) {
+            self.catch_up_locked(feed, applied, head)?;
+        }
         let _in_order = gallery.apply_order.lock();
-        let in_store: HashSet<u64> = self
-            .store
-            .read()?
-            .gallery_seqs(gallery.row.id)?
-            .into_iter()
-            .collect();
+        let in_store: HashSet<u64> = snapshot.gallery_seqs(gallery.row.id)?.into_iter().collect();
         let index = gallery.index.read();
         let in_index: HashSet<u64> = index.keys().into_iter().collect();
         Ok(IndexCheck {

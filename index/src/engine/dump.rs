@@ -34,6 +34,9 @@ pub(crate) struct DumpManifest {
     pub last_seq: u64,
     pub template_count: u64,
     pub dumped_at_ms: i64,
+    /// On a store with a change feed: every change up to this one is in the saved index (later ones may be too).
+    #[serde(default)]
+    pub feed_seq: Option<u64>,
 }
 
 pub(crate) fn gallery_dir(indexes_dir: &Path, gallery_id: i64) -> PathBuf {
@@ -46,6 +49,7 @@ pub(crate) fn write_dump(
     gallery_id: i64,
     model: &str,
     index: &dyn VectorIndex,
+    feed_seq: Option<u64>,
 ) -> Result<DumpManifest, GalleryError> {
     fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
     let previous = read_manifest(dir).ok().flatten();
@@ -68,6 +72,7 @@ pub(crate) fn write_dump(
         last_seq: keys.iter().copied().max().unwrap_or(0),
         template_count: keys.len() as u64,
         dumped_at_ms: now_ms(),
+        feed_seq,
     };
     let temporary = dir.join(format!("{MANIFEST}.tmp"));
     let json = serde_json::to_vec(&manifest).expect("a manifest always serialises");

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
+use super::memory_keys::MemoryKeys;
 use crate::GalleryStats;
 use crate::store::GalleryRow;
 use crate::vector_index::VectorIndex;
@@ -48,6 +49,9 @@ pub(crate) struct Gallery {
     pub undumped: Mutex<Undumped>,
     /// Set when the gallery is deleted, so background work on it stops.
     pub deleted: AtomicBool,
+    /// Every template's id and metadata, kept only on a shared store (searches answer from them while it is
+    /// unreachable); empty otherwise.
+    pub keys: RwLock<MemoryKeys>,
 }
 
 impl Gallery {
@@ -60,6 +64,7 @@ impl Gallery {
             build: Mutex::new(()),
             undumped: Mutex::new(Undumped::default()),
             deleted: AtomicBool::new(false),
+            keys: RwLock::new(MemoryKeys::new()),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::EngineCore;
 use super::dump;
 use super::gallery::{Gallery, GalleryIndex};
+use super::memory_keys;
 use crate::store::{GalleryRow, ReadTransaction};
 use crate::vector_index::IndexKind;
 use crate::{GalleryError, engines};
@@ -81,6 +82,9 @@ impl EngineCore {
                 self.build_index(snapshot, &gallery, IndexKind::Exact, count as usize)?
         {
             *gallery.index.write() = index;
+        }
+        if self.feed.is_some() {
+            *gallery.keys.write() = memory_keys::load(snapshot, &gallery.row)?;
         }
         let report = GalleryStartup {
             app: gallery.row.app.clone(),

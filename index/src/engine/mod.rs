@@ -7,9 +7,11 @@
 mod building;
 mod consistency;
 mod dump;
+mod feed;
 mod gallery;
 mod loading;
 mod maintenance;
+mod memory_keys;
 mod operations;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +28,9 @@ use crate::store::{TemplateStore, WriteTransaction};
 use crate::vector_index::IndexKind;
 use crate::{EngineConfig, GalleryError, GalleryStats, Hit, NewTemplate, TemplateRecord};
 pub use consistency::IndexCheck;
+use feed::FeedState;
+pub use feed::FeedStatus;
+use feed::follower::FeedWorker;
 use gallery::Gallery;
 pub use loading::{GalleryStartup, IndexOrigin, StartupReport};
 use maintenance::MaintenanceWorker;
@@ -54,6 +59,7 @@ type Registry = HashMap<String, HashMap<String, Arc<Gallery>>>;
 pub struct GalleryEngine {
     core: Arc<EngineCore>,
     upkeep: Option<MaintenanceWorker>,
+    follower: Option<FeedWorker>,
 }
 
 pub(crate) struct EngineCore {
@@ -69,6 +75,8 @@ pub(crate) struct EngineCore {
     build_pool: rayon::ThreadPool,
     shutting_down: AtomicBool,
     startup: Mutex<StartupReport>,
+    /// The change feed of a store other servers write to; `None` for a store only this process writes.
+    feed: Option<FeedState>,
 }
 
 impl GalleryEngine {
@@ -79,7 +87,8 @@ impl GalleryEngine {
     }
 
     /// Loads every gallery's index from `store` (reloading dumps from `data_dir/indexes/` and replaying what they
-    /// miss), and starts the background upkeep.
+    /// miss), and starts the background upkeep. On a store with a change feed (shared by several servers), also
+    /// keeps every template's id and metadata in memory and starts following the feed.
     ///
     /// Fails with `ModelMismatch` when the store holds templates of another recognizer than `config.model`.
     pub fn open_with_store(
@@ -91,7 +100,15 @@ impl GalleryEngine {
             Some(interval) => Some(MaintenanceWorker::start(core.clone(), interval)?),
             None => None,
         };
-        Ok(GalleryEngine { core, upkeep })
+        let follower = match core.feed {
+            Some(_) => Some(FeedWorker::start(core.clone())?),
+            None => None,
+        };
+        Ok(GalleryEngine {
+            core,
+            upkeep,
+            follower,
+        })
     }
 
     /// Stores a template (synced to disk before this returns) and adds it to its gallery's index, creating the
@@ -231,6 +248,7 @@ impl GalleryEngine {
 impl Drop for GalleryEngine {
     fn drop(&mut self) {
         self.core.shutting_down.store(true, Ordering::Release);
+        drop(self.follower.take());
         drop(self.upkeep.take());
     }
 }
@@ -275,7 +293,7 @@ impl EngineCore {
             .build()
             .map_err(|e| GalleryError::Storage(format!("cannot start index build threads: {e}")))?;
 
-        let core = EngineCore {
+        let mut core = EngineCore {
             config,
             store,
             write_order: Mutex::new(()),
@@ -285,9 +303,12 @@ impl EngineCore {
             build_pool,
             shutting_down: AtomicBool::new(false),
             startup: Mutex::new(StartupReport::default()),
+            feed: None,
         };
+        core.feed = FeedState::join(&*core.store)?;
         core.remove_orphan_dumps(&rows);
         let snapshot = core.store.read()?;
+        let head = snapshot.feed_head()?.unwrap_or(0);
         for row in rows {
             let gallery = core.load_gallery(&*snapshot, row)?;
             let templates = gallery.index.read().len() as u64;
@@ -295,6 +316,9 @@ impl EngineCore {
             core.register(gallery);
         }
         drop(snapshot);
+        if let Some(feed) = &core.feed {
+            feed.start_at(head);
+        }
         let elapsed = started.elapsed();
         core.startup.lock().elapsed = elapsed;
         tracing::info!(

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::gallery::{Gallery, IndexChange};
 use super::{EngineCore, dump, now_ms};
 use crate::embedding::validate_embedding;
+use crate::store::{Change, TemplateKey};
 use crate::{GalleryError, Hit, NewTemplate, TemplateRecord, page_token};
 
 impl EngineCore {
@@ -46,8 +47,30 @@ impl EngineCore {
             tx.delete_template(old_seq)?;
         }
         let seq = tx.insert_template(row.id, &record)?;
+        let position = tx.feed_position();
         tx.commit()?;
 
+        if let Some(position) = position.filter(|_| self.feed.is_some()) {
+            let mut changes = Vec::new();
+            if let Some(old_seq) = replaced {
+                changes.push(Change::Remove {
+                    seq: seq - 1,
+                    gallery_id: row.id,
+                    template_seq: old_seq,
+                });
+            }
+            let key = TemplateKey {
+                id: record.id,
+                metadata: record.metadata.clone(),
+            };
+            changes.push(Change::Insert {
+                seq,
+                gallery: row,
+                template: Some((key, record.embedding.clone())),
+            });
+            self.apply_own_commit(writing, position, changes);
+            return Ok(record);
+        }
         let gallery = match self.gallery(&record.app, &record.gallery) {
             Ok(gallery) => gallery,
             Err(_) => self.register(Gallery::new(row, self.new_empty_index())),
@@ -84,7 +107,7 @@ impl EngineCore {
         let scored = gallery.index.read().search(query, k);
         // The index may still hold a template whose deletion has just committed; the store has the last word.
         let seqs: Vec<u64> = scored.iter().map(|answer| answer.key).collect();
-        let keys = self.store.read()?.template_keys(gallery.row.id, &seqs)?;
+        let keys = self.resolve_keys(gallery, &seqs)?;
         Ok(scored
             .into_iter()
             .zip(keys)
@@ -96,6 +119,36 @@ impl EngineCore {
                 })
             })
             .collect())
+    }
+
+    /// The id and metadata of each sequence number from the store. On a shared store that cannot be reached, from
+    /// memory instead: the answer may then include a template deleted meanwhile by another server.
+    fn resolve_keys(
+        &self,
+        gallery: &Gallery,
+        seqs: &[u64],
+    ) -> Result<Vec<Option<TemplateKey>>, GalleryError> {
+        let Some(feed) = &self.feed else {
+            return self.store.read()?.template_keys(gallery.row.id, seqs);
+        };
+        let stored = match feed.reachable() {
+            true => self
+                .store
+                .read()
+                .and_then(|snapshot| snapshot.template_keys(gallery.row.id, seqs)),
+            false => Err(GalleryError::Unavailable("known to be down".into())),
+        };
+        match stored {
+            Err(error) if error.is_unavailable() => {
+                feed.answered_from_memory();
+                let keys = gallery.keys.read();
+                Ok(seqs
+                    .iter()
+                    .map(|seq| keys.get(seq).map(|key| key.to_key()))
+                    .collect())
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn get(
@@ -125,7 +178,17 @@ impl EngineCore {
                     id,
                 })?;
         tx.delete_template(seq)?;
+        let position = tx.feed_position();
         tx.commit()?;
+        if let Some(position) = position.filter(|_| self.feed.is_some()) {
+            let removal = Change::Remove {
+                seq: position.last,
+                gallery_id: gallery.row.id,
+                template_seq: seq,
+            };
+            self.apply_own_commit(writing, position, vec![removal]);
+            return Ok(());
+        }
         self.total_templates.fetch_sub(1, Ordering::Relaxed);
         gallery.apply_after_commit(writing, vec![IndexChange::Remove { seq }]);
         Ok(())
@@ -167,7 +230,16 @@ impl EngineCore {
         let gallery = self.gallery(app, gallery)?;
         let mut tx = self.store.write()?;
         let deleted = tx.delete_gallery(gallery.row.id)?;
+        let position = tx.feed_position();
         tx.commit()?;
+        if let Some(position) = position.filter(|_| self.feed.is_some()) {
+            let dropped = Change::DropGallery {
+                seq: position.last,
+                gallery_id: gallery.row.id,
+            };
+            self.apply_own_commit(writing, position, vec![dropped]);
+            return Ok(deleted);
+        }
         gallery.deleted.store(true, Ordering::Release);
         self.unregister(app, &gallery.row.name);
         self.total_templates.fetch_sub(deleted, Ordering::Relaxed);

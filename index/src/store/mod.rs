@@ -5,8 +5,14 @@
 //! transaction and keeps its in-memory indexes in step.
 //!
 //! Applications and their keys live in the same store ([`AppStore`]).
+//!
+//! A store shared by several servers (PostgreSQL) also keeps a change feed ([`ChangeFeed`]): every write appends
+//! its changes to a log under a sequence number that grows in commit order, so each server can apply the others'
+//! writes to its indexes in the order they were committed.
 
 mod apps;
+mod feed;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -17,6 +23,7 @@ use uuid::Uuid;
 use crate::{GalleryError, TemplateRecord};
 
 pub use apps::{AppRecord, AppStore, RevokeOutcome};
+pub use feed::{Change, ChangeFeed, FeedPosition, FeedProgress};
 
 /// A gallery as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +72,12 @@ pub trait TemplateStore: Send + Sync + 'static {
 
     /// The applications allowed to call the server, and their key hashes.
     fn apps(&self) -> Arc<dyn AppStore>;
+
+    /// The change feed of a store that other servers write to as well; `None` (the default) for a store only this
+    /// process writes, whose changes the engine applies as it commits them.
+    fn feed(&self) -> Option<Arc<dyn ChangeFeed>> {
+        None
+    }
 }
 
 /// Reads inside one transaction.
@@ -120,6 +133,32 @@ pub trait ReadTransaction {
 
     /// (template count, highest sequence number or 0) of the gallery.
     fn gallery_extent(&self, gallery_id: i64) -> Result<(u64, u64), GalleryError>;
+
+    /// The last change of the feed this snapshot includes; `None` for a store without a feed.
+    fn feed_head(&self) -> Result<Option<u64>, GalleryError> {
+        Ok(None)
+    }
+
+    /// Up to `limit` (sequence number, id and metadata) of the gallery above `after_seq`, in sequence order: what a
+    /// server keeps in memory to answer searches while a shared store is unreachable.
+    fn keys_after(
+        &self,
+        gallery: &GalleryRow,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, TemplateKey)>, GalleryError> {
+        Ok(self
+            .templates_after(gallery, after_seq, limit)?
+            .into_iter()
+            .map(|(seq, t)| {
+                let key = TemplateKey {
+                    id: t.id,
+                    metadata: t.metadata,
+                };
+                (seq, key)
+            })
+            .collect())
+    }
 }
 
 /// Reads and writes inside one transaction.
@@ -149,6 +188,13 @@ pub trait WriteTransaction: ReadTransaction {
     /// Removes a gallery and its templates; returns how many templates it held.
     fn delete_gallery(&mut self, gallery_id: i64) -> Result<u64, GalleryError>;
 
-    /// Makes every change durable. An error means nothing of the transaction was stored.
+    /// Where this transaction's changes sit in the change feed; `None` for a store without a feed.
+    fn feed_position(&self) -> Option<FeedPosition> {
+        None
+    }
+
+    /// Makes every change durable. An error means nothing of the transaction was stored, except for
+    /// [`GalleryError::Unavailable`] from a shared store, where the connection may have been lost with the commit
+    /// on its way: the outcome is then unknown, and the change feed tells.
     fn commit(self: Box<Self>) -> Result<(), GalleryError>;
 }

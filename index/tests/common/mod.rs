@@ -1,6 +1,9 @@
 //! Helpers shared by the engine tests: deterministic unit vectors and engines in temporary directories.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod stores;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,5 +1,6 @@
-//! `faceserve apps create|list|revoke|rotate-key`: manages the application registry of the data folder, also
-//! while a server runs on it (the server notices every change on its next request).
+//! `faceserve apps create|list|revoke|rotate-key`: manages the application registry of the configured store (the
+//! data folder's, or the shared PostgreSQL database with `--store`), also while servers run on it (they notice every
+//! change on their next request).
 
 use clap::{Args, Subcommand};
 
@@ -34,7 +35,7 @@ enum AppsAction {
 
 pub fn run(command: AppsCommand) -> anyhow::Result<()> {
     let settings = command.settings.resolve()?;
-    let registry = AppRegistry::open(&settings.engine.data_dir)?;
+    let registry = AppRegistry::configured(&settings.engine)?;
     match command.action {
         AppsAction::Create { app_id, note } => {
             let app_id = app_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());

@@ -28,6 +28,15 @@ impl AppRegistry {
         Ok(Self::on(Arc::new(SqliteAppStore::open(data_dir)?)))
     }
 
+    /// The registry of the configured template store: SQLite's `apps.db` in the data folder, or the shared
+    /// PostgreSQL database.
+    pub fn configured(engine: &faceserve_engine::EngineSettings) -> anyhow::Result<Self> {
+        match &engine.store.url {
+            None => Self::open(&engine.data_dir),
+            Some(_) => Ok(Self::on(engine.store.open(&engine.data_dir)?.apps())),
+        }
+    }
+
     /// The registry kept by `store`.
     pub fn on(store: Arc<dyn AppStore>) -> Self {
         Self { store }

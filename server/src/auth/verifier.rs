@@ -98,10 +98,21 @@ impl Authenticator {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let registry = AppRegistry::open(data_dir)?;
+        let place = data_dir.join(crate::apps::APPS_FILE).display().to_string();
+        Self::on(registry, &place, settings, metrics)
+    }
+
+    /// Checks keys against `registry` (kept by the template store, described by `place` in messages).
+    pub fn on(
+        registry: AppRegistry,
+        place: &str,
+        settings: &AuthSettings,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let version = registry.data_version()?;
         let keys = registry.active_keys()?;
         if keys.is_empty() {
-            tracing::warn!(registry = %data_dir.join(crate::apps::APPS_FILE).display(),
+            tracing::warn!(registry = %place,
                 "authentication is on but no application exists: every call will be refused until one is made \
                  with `faceserve apps create`");
         } else {

@@ -27,6 +27,7 @@ const RENAMED: &[(&str, &str)] = &[
     ("estimators.preload", "preload-estimators"),
     ("auth.enabled", "auth"),
     ("auth.insecure", "insecure"),
+    ("store.url", "store"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]

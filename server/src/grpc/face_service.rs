@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status, Streaming};
 
+use super::consistency::{wait_for_min_seq, with_seq};
 use super::per_request::{self, record};
 use super::streams::{self, ResponseStream, Skipping};
 use crate::auth::caller_app;
@@ -35,10 +36,11 @@ impl FaceHandlers {
     {
         let started = Instant::now();
         let app = caller_app(&request)?;
+        wait_for_min_seq(&self.engine, request.metadata()).await?;
         let result = op(app, request.into_inner()).await;
         record(&self.metrics, rpc, started, result.as_ref().err());
         result
-            .map(Response::new)
+            .map(|answer| with_seq(&self.engine, Response::new(answer)))
             .map_err(|e| crate::status::to_status(&e))
     }
 }
@@ -154,6 +156,8 @@ impl FaceService for FaceHandlers {
         request: Request<Streaming<pb::IdentifyStreamRequest>>,
     ) -> Reply<Self::IdentifyStreamStream> {
         let (app, api) = (caller_app(&request)?, self.engine.clone());
+        // Once, before the first frame: every later identification sees at least that change.
+        wait_for_min_seq(&self.engine, request.metadata()).await?;
         let answers = per_request::answer_each(
             request.into_inner(),
             self.stream_limits,

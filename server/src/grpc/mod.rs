@@ -1,6 +1,7 @@
 //! The gRPC server: faceserve's services plus the standard health and reflection services (so `grpcurl` works
 //! without the .proto files), assembled in one place.
 
+pub mod consistency;
 mod estimate_service;
 mod face_service;
 mod per_request;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use faceserve_proto::v1::estimate_service_server::EstimateServiceServer;
 use faceserve_proto::v1::face_service_server::FaceServiceServer;
 use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use crate::auth::Authenticator;
 use crate::auth::grpc::GrpcAuthLayer;
@@ -34,6 +37,44 @@ pub struct GrpcOptions {
     pub tls: Option<Arc<TlsIdentity>>,
 }
 
+/// Marks the services SERVING: at once on SQLite; on a shared store only once this server has applied every change
+/// committed before it started (NOT_SERVING until then, so a load balancer sends it nothing stale).
+async fn serve_health_once_caught_up(health: HealthReporter, engine: Arc<Engine>) {
+    let behind = || {
+        engine
+            .galleries
+            .feed_status()
+            .is_some_and(|status| !status.caught_up)
+    };
+    if behind() {
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        health
+            .set_not_serving::<FaceServiceServer<FaceHandlers>>()
+            .await;
+        health
+            .set_not_serving::<EstimateServiceServer<EstimateHandlers>>()
+            .await;
+        tracing::info!("NOT_SERVING until the change feed is caught up");
+    }
+    tokio::spawn(async move {
+        while behind() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+        health
+            .set_serving::<FaceServiceServer<FaceHandlers>>()
+            .await;
+        health
+            .set_serving::<EstimateServiceServer<EstimateHandlers>>()
+            .await;
+        if let Some(status) = engine.galleries.feed_status() {
+            tracing::info!(applied = status.applied, "caught up with the change feed: SERVING");
+        }
+    });
+}
+
 /// Serves until `shutdown` resolves, then stops accepting calls and waits for the ones in flight.
 pub async fn serve(
     options: GrpcOptions,
@@ -42,12 +83,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<FaceServiceServer<FaceHandlers>>()
-        .await;
-    health
-        .set_serving::<EstimateServiceServer<EstimateHandlers>>()
-        .await;
+    serve_health_once_caught_up(health, engine.clone()).await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(faceserve_proto::v1::FILE_DESCRIPTOR_SET)

@@ -4,7 +4,7 @@
 //! (`apps.db`), so `faceserve apps ...` can change them while a server runs.
 
 mod apps;
-mod codec;
+pub(crate) mod codec;
 mod queries;
 mod schema;
 mod transactions;
