@@ -42,6 +42,7 @@ impl QueueSettings {
             max_batch_size: self.max_batch,
             max_queue_delay: Duration::from_millis(self.max_queue_delay_ms),
             queue_capacity: self.queue_capacity,
+            max_queue_time: None,
             workers: self.workers,
             warm_up: true,
         }
