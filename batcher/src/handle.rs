@@ -23,6 +23,8 @@ pub struct BatcherConfig {
     pub max_queue_delay: Duration,
     /// Requests allowed to wait (not counting batches already running); past it callers get `QueueFull`.
     pub queue_capacity: usize,
+    /// Longest expected queue time a request is admitted with (`OverBudget` past it); `None`: no time budget.
+    pub max_queue_time: Option<Duration>,
     /// Worker threads, each with its own model instance.
     pub workers: usize,
     /// Run each model over [`warm_up_batch_sizes`] before accepting requests.
@@ -35,6 +37,7 @@ impl Default for BatcherConfig {
             max_batch_size: 8,
             max_queue_delay: Duration::ZERO,
             queue_capacity: 256,
+            max_queue_time: None,
             workers: 1,
             warm_up: true,
         }
@@ -128,7 +131,13 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
             Vec::new()
         };
 
-        let queue = Arc::new(QueueState::new(name, config.queue_capacity, observer));
+        let queue = Arc::new(QueueState::new(
+            name,
+            config.queue_capacity,
+            config.max_queue_time,
+            config.workers,
+            observer,
+        ));
         // The channel never fills: `QueueState` refuses requests before it would.
         let (requests, queued) = crossbeam_channel::bounded(config.queue_capacity);
         let workers = start_workers(models, &warm_up_sizes, &queue)?;
@@ -145,6 +154,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
             max_batch_size,
             max_queue_delay = ?config.max_queue_delay,
             queue_capacity = config.queue_capacity,
+            max_queue_time = ?config.max_queue_time,
             "batcher started"
         );
         Ok(Self {
@@ -156,13 +166,15 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         })
     }
 
-    /// Enqueues one input and awaits its output. Returns QueueFull at once when the queue is full. If the returned
-    /// future is dropped before the item runs (caller gone), the item is dropped before inference.
+    /// Enqueues one input and awaits its output, under the task's deadline ([`crate::with_deadline`]) if any.
+    /// Refuses at once when the queue is full or over its time budget. If the returned future is dropped before
+    /// the item runs (caller gone), the item is dropped before inference.
     pub async fn infer(&self, input: I) -> Result<O, BatchError> {
         self.submit(input, None)?.await
     }
 
-    /// Same, but the item is dropped (answered DeadlineExceeded) if `deadline` passes before it is run.
+    /// Same, but the item is dropped (answered DeadlineExceeded) if `deadline` (or the task's, if earlier) passes
+    /// before it is run.
     pub async fn infer_with_deadline(
         &self,
         input: I,
@@ -178,18 +190,17 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
 
     /// Enqueues one input now and returns its pending reply. Requests submitted one after another are run in
     /// that order, so a caller can submit a whole stream before awaiting any reply. Dropping the reply
-    /// abandons the request.
+    /// abandons the request. The deadline is the earlier of `deadline` and the task's; the reply answers
+    /// `DeadlineExceeded` when it passes, whether or not the request is still queued.
     pub fn submit(
         &self,
         input: I,
         deadline: Option<Instant>,
     ) -> Result<PendingReply<O>, BatchError> {
         let queue = &self.shared.queue;
+        let deadline = crate::deadline::earliest(deadline, crate::deadline::current_deadline());
         let enqueued_at = Instant::now();
-        if deadline.is_some_and(|deadline| deadline <= enqueued_at) {
-            queue.observer.dropped(&queue.model, 1);
-            return Err(BatchError::DeadlineExceeded);
-        }
+        queue.admit(enqueued_at, deadline)?;
         let depth = queue.reserve().ok_or_else(|| queue.reject())?;
         let (reply, receiver) = oneshot::channel();
         match self.shared.requests.try_send(Request {
@@ -200,7 +211,11 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         }) {
             Ok(()) => {
                 queue.observer.queue_depth(&queue.model, depth);
-                Ok(PendingReply { receiver })
+                Ok(PendingReply {
+                    receiver,
+                    deadline,
+                    timer: None,
+                })
             }
             Err(TrySendError::Full(_)) => {
                 queue.release(1);
@@ -229,6 +244,20 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     pub fn effective_max_batch_size(&self) -> usize {
         self.shared.max_batch_size
     }
+
+    /// Whether a request submitted now would be admitted (time budget and the task's deadline; the capacity is
+    /// checked on submission), without queueing anything: a caller can refuse before the work that precedes the
+    /// queue, such as decoding a photo. A refusal is counted like one on submission.
+    pub fn admits(&self) -> Result<(), BatchError> {
+        self.shared
+            .queue
+            .admit(Instant::now(), crate::deadline::current_deadline())
+    }
+
+    /// The queue time a request submitted now can expect (zero before the first batch is measured).
+    pub fn expected_wait(&self) -> Duration {
+        self.shared.queue.expected_wait()
+    }
 }
 
 /// The reply to one submitted request: await it, or call [`PendingReply::wait_blocking`]. Dropping it tells the
@@ -236,6 +265,9 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
 #[must_use = "dropping a pending reply abandons its request"]
 pub struct PendingReply<O> {
     receiver: oneshot::Receiver<Result<O, BatchError>>,
+    deadline: Option<Instant>,
+    /// Started on the first poll (inside the runtime), so a reply awaited by `wait_blocking` needs no timer.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<O> PendingReply<O> {
@@ -252,8 +284,20 @@ impl<O> Future for PendingReply<O> {
 
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         // The sender is only dropped unanswered when the batcher's threads have stopped.
-        Pin::new(&mut self.receiver)
+        if let Poll::Ready(answer) = Pin::new(&mut self.receiver).poll(context) {
+            return Poll::Ready(answer.unwrap_or(Err(BatchError::Stopped)));
+        }
+        let Some(deadline) = self.deadline else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        // Past the deadline the caller is answered now; the scheduler drops the request (counted as expired)
+        // when it reaches it, since its deadline has passed.
+        timer
+            .as_mut()
             .poll(context)
-            .map(|answer| answer.unwrap_or(Err(BatchError::Stopped)))
+            .map(|()| Err(BatchError::DeadlineExceeded))
     }
 }

@@ -29,6 +29,18 @@ pub enum BatchError {
     /// The queue already holds `capacity` waiting requests; retry later (RESOURCE_EXHAUSTED).
     #[error("the queue of model {model} is full ({capacity} requests waiting)")]
     QueueFull { model: String, capacity: usize },
+    /// The wait expected behind the requests already queued is over the model's queue-time budget; retry once
+    /// the excess has drained ([`BatchError::retry_after`]) (RESOURCE_EXHAUSTED).
+    #[error(
+        "the queue of model {model} is over its time budget (expected wait {} ms, budget {} ms)",
+        expected_wait.as_millis(),
+        budget.as_millis()
+    )]
+    OverBudget {
+        model: String,
+        expected_wait: std::time::Duration,
+        budget: std::time::Duration,
+    },
     /// The request's deadline passed before it was run, so it was not run.
     #[error("the deadline passed before the request was run")]
     DeadlineExceeded,
@@ -38,6 +50,20 @@ pub enum BatchError {
     /// The model failed on the batch holding this request (an error, a panic or a wrong number of outputs).
     #[error("model failed: {0}")]
     Model(#[from] ModelError),
+}
+
+impl BatchError {
+    /// For a refusal by load: how long until the queue is expected to admit requests again.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::OverBudget {
+                expected_wait,
+                budget,
+                ..
+            } => Some(expected_wait.saturating_sub(*budget)),
+            _ => None,
+        }
+    }
 }
 
 /// A model chosen at run time (say, from a registry of model families) batches like any other.

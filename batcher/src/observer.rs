@@ -8,7 +8,12 @@ pub trait Observer: Send + Sync + 'static {
     fn queue_depth(&self, _model: &str, _depth: usize) {}
     /// A request was refused because the queue was full.
     fn rejected(&self, _model: &str) {}
-    /// Requests dropped before inference because their caller had gone or their deadline had passed.
+    /// A request was refused because its expected queue time was over the model's budget.
+    fn over_budget(&self, _model: &str) {}
+    /// Requests not run because their deadline passed in the queue, or would have before their turn (refused at
+    /// admission).
+    fn expired(&self, _model: &str, _count: usize) {}
+    /// Requests dropped before inference because their caller had gone.
     fn dropped(&self, _model: &str, _count: usize) {}
     /// A batch finished: how long each item waited from enqueue to hand-over, how long `run` took, and whether
     /// it produced outputs.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::ModelError;
-use crate::request::{QueueState, Request};
+use crate::request::{Abandoned, QueueState, Request};
 use crate::worker::{Batch, WorkerLinks};
 
 pub(crate) struct Scheduler<I, O> {
@@ -133,19 +133,28 @@ impl<I: Send + 'static, O: Send + 'static> Scheduler<I, O> {
     fn drop_abandoned_and_refill(&mut self) {
         loop {
             let now = Instant::now();
-            let mut dropped = 0;
+            let (mut expired, mut gone) = (0, 0);
             for request in self
                 .next_batch
-                .extract_if(.., |request| request.is_abandoned(now))
+                .extract_if(.., |request| request.abandoned(now).is_some())
             {
+                match request.abandoned(now) {
+                    Some(Abandoned::Expired) => expired += 1,
+                    _ => gone += 1,
+                }
                 request.answer_abandoned();
-                dropped += 1;
             }
-            if dropped == 0 {
+            if expired + gone == 0 {
                 return;
             }
-            self.queue.observer.dropped(&self.queue.model, dropped);
-            self.queue.release(dropped);
+            let observer = &self.queue.observer;
+            if expired > 0 {
+                observer.expired(&self.queue.model, expired);
+            }
+            if gone > 0 {
+                observer.dropped(&self.queue.model, gone);
+            }
+            self.queue.release(expired + gone);
             self.top_up();
         }
     }

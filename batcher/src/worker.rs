@@ -144,6 +144,7 @@ impl<M: Model> Worker<M> {
         // panic left it broken, its later batches fail visibly too.
         let outcome = catch_unwind(AssertUnwindSafe(|| self.model.run(inputs)));
         let inference = started.elapsed();
+        self.queue.service.record(size, inference);
         let outputs = match outcome {
             Ok(Ok(outputs)) if outputs.len() == size => Ok(outputs),
             Ok(Ok(outputs)) => Err(ModelError(format!(

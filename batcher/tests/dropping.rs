@@ -58,7 +58,8 @@ async fn a_request_past_its_deadline_is_answered_without_running() {
     assert_eq!(late.await, Err(BatchError::DeadlineExceeded));
     assert_eq!(in_time.await, Ok(expected_output(2)));
     assert_eq!(harness.log.inputs_run(), [0, 2]);
-    assert_eq!(harness.observer.dropped.load(Ordering::Relaxed), 1);
+    assert_eq!(harness.observer.expired.load(Ordering::Relaxed), 1);
+    assert_eq!(harness.observer.dropped.load(Ordering::Relaxed), 0);
 }
 
 #[tokio::test]
@@ -74,7 +75,7 @@ async fn a_deadline_already_passed_is_refused_at_once() {
         Ok(expected_output(2))
     );
     assert_eq!(harness.log.inputs_run(), [2]);
-    assert_eq!(harness.observer.dropped.load(Ordering::Relaxed), 1);
+    assert_eq!(harness.observer.expired.load(Ordering::Relaxed), 1);
 }
 
 #[tokio::test]

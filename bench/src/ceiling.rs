@@ -45,6 +45,7 @@ pub fn run(args: CeilingArgs) -> anyhow::Result<()> {
     let limits = DecodeLimits {
         max_bytes: usize::MAX,
         max_pixels: u64::MAX,
+        max_decoded_pixels: u64::MAX,
     };
     let images = load_photos(&args.images, args.max_images)?
         .iter()

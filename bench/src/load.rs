@@ -1,7 +1,13 @@
-//! `faceserve-bench load`: closed-loop load on a running server. `--concurrency` clients each send one request,
-//! wait for the answer and send the next, for `--duration` seconds, cycling over the photos of `--images`. Reports
-//! frames/s, faces/s, latency percentiles, errors, and the average batch size of each model read from the server's
-//! /metrics (items / executions over the run, as Triton reports it).
+//! `faceserve-bench load`: load on a running server. Closed loop by default: `--concurrency` clients each send one
+//! request, wait for the answer and send the next, for `--duration` seconds, cycling over the photos of `--images`.
+//! With `--rate` the load is open: requests start at that rate whatever the answers (at most `--concurrency` in
+//! flight), which is how a soak offers twice the server's capacity. Reports goodput (answered requests per
+//! second), the answered requests' latency percentiles, the refused (RESOURCE_EXHAUSTED) and expired
+//! (DEADLINE_EXCEEDED) counts, the average batch of each model from the server's /metrics (items / executions,
+//! as Triton reports it) and, with `--server-pid`, the server's memory and file descriptors over the run.
+
+mod process;
+mod request;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +20,7 @@ use tonic::transport::Channel;
 
 use crate::metrics_text::{ModelCounters, scrape};
 use crate::photos::load_photos;
+use request::{Outcome, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Rpc {
@@ -23,6 +30,12 @@ pub enum Rpc {
     Add,
     /// Detection only, one AnalyzeStream per client (a camera each).
     Detect,
+    /// Verify two photos.
+    Verify,
+    /// List a page of the gallery (no model).
+    List,
+    /// A soak's mix: identify 3 of 6, add (then delete what was added), verify, list.
+    Mixed,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +52,7 @@ pub struct LoadArgs {
     /// At most this many photos are loaded.
     #[arg(long, default_value_t = 400)]
     pub max_images: usize,
+    /// Closed-loop clients; with `--rate`, the most requests in flight.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Seconds of measured load (after a short warm-up).
@@ -49,22 +63,21 @@ pub struct LoadArgs {
     /// Templates enrolled before an identify run.
     #[arg(long, default_value_t = 50)]
     pub gallery_size: usize,
+    /// Open loop: start this many requests per second (not with `detect`).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Each request's gRPC deadline (`grpc-timeout`), in milliseconds.
+    #[arg(long)]
+    pub deadline_ms: Option<u64>,
+    /// The server's process id: its memory and file descriptors are sampled during the run.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Seconds between two samples of the server process.
+    #[arg(long, default_value_t = 60.0)]
+    pub sample_secs: f64,
 }
 
-const GALLERY: &str = "faceserve-bench-load";
-
-/// One finished request.
-struct Sample {
-    latency: Duration,
-    faces: usize,
-    ok: bool,
-}
-
-fn image(bytes: &[u8]) -> Option<pb::Image> {
-    Some(pb::Image {
-        source: Some(pb::image::Source::Encoded(bytes.to_vec())),
-    })
-}
+pub(crate) const GALLERY: &str = "faceserve-bench-load";
 
 async fn connect(addr: &str) -> anyhow::Result<FaceServiceClient<Channel>> {
     let channel = Channel::from_shared(addr.to_string())?
@@ -74,88 +87,137 @@ async fn connect(addr: &str) -> anyhow::Result<FaceServiceClient<Channel>> {
     Ok(FaceServiceClient::new(channel).max_encoding_message_size(64 << 20))
 }
 
-/// Runs one client until `until`, returning its samples.
+fn image(bytes: &[u8]) -> Option<pb::Image> {
+    Some(pb::Image {
+        source: Some(pb::image::Source::Encoded(bytes.to_vec())),
+    })
+}
+
+/// Runs one closed-loop client until `until`, returning its samples.
 async fn client_loop(
     mut client: FaceServiceClient<Channel>,
-    rpc: Rpc,
+    args: Arc<LoadArgs>,
+    photos: Arc<Vec<Vec<u8>>>,
+    first: usize,
+    until: Instant,
+) -> Vec<Sample> {
+    if args.rpc == Rpc::Detect {
+        return detect_loop(client, photos, first, until).await;
+    }
+    let deadline = args.deadline_ms.map(Duration::from_millis);
+    let mut samples = Vec::new();
+    let mut i = first;
+    while Instant::now() < until {
+        samples.push(request::send(&mut client, args.rpc, &photos, i, deadline).await);
+        i += 1;
+    }
+    samples
+}
+
+/// A camera: one AnalyzeStream, the next frame sent when the previous answer arrived.
+async fn detect_loop(
+    mut client: FaceServiceClient<Channel>,
     photos: Arc<Vec<Vec<u8>>>,
     first: usize,
     until: Instant,
 ) -> Vec<Sample> {
     let mut samples = Vec::new();
-    let mut i = first;
-    // Detection clients hold one stream each and send the next frame when the previous answer arrived.
-    let (frames, mut answers) = if rpc == Rpc::Detect {
-        let (tx, rx) = tokio::sync::mpsc::channel::<pb::AnalyzeFrame>(1);
-        match client
-            .analyze_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await
-        {
-            Ok(response) => (Some(tx), Some(response.into_inner())),
-            Err(_) => return samples,
-        }
-    } else {
-        (None, None)
+    let (frames, rx) = tokio::sync::mpsc::channel::<pb::AnalyzeFrame>(1);
+    let Ok(response) = client
+        .analyze_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    else {
+        return samples;
     };
+    let mut answers = response.into_inner();
+    let mut i = first;
     while Instant::now() < until {
-        let photo = &photos[i % photos.len()];
+        let frame = pb::AnalyzeFrame {
+            frame_id: i.to_string(),
+            image: image(&photos[i % photos.len()]),
+            ..Default::default()
+        };
         i += 1;
         let started = Instant::now();
-        let (ok, faces) = match rpc {
-            Rpc::Identify => {
-                let req = pb::IdentifyRequest {
-                    image: image(photo),
-                    gallery: GALLERY.into(),
-                    face_policy: pb::FacePolicy::Largest as i32,
-                    ..Default::default()
-                };
-                (client.identify(req).await.is_ok(), 1)
-            }
-            Rpc::Add => {
-                let req = pb::AddRequest {
-                    image: image(photo),
-                    gallery: format!("{GALLERY}-add"),
-                    face_policy: pb::FacePolicy::Largest as i32,
-                    ..Default::default()
-                };
-                (client.add(req).await.is_ok(), 1)
-            }
-            Rpc::Detect => {
-                let frame = pb::AnalyzeFrame {
-                    frame_id: i.to_string(),
-                    image: image(photo),
-                    ..Default::default()
-                };
-                let sent = frames.as_ref().expect("stream").send(frame).await.is_ok();
-                match answers.as_mut().expect("stream").message().await {
-                    Ok(Some(answer)) if sent => (answer.error.is_none(), answer.faces.len()),
-                    _ => (false, 0),
-                }
-            }
+        let sent = frames.send(frame).await.is_ok();
+        let (outcome, faces) = match answers.message().await {
+            Ok(Some(answer)) if sent && answer.error.is_none() => (Outcome::Answered, answer.faces.len()),
+            _ => (Outcome::Failed, 0),
         };
         samples.push(Sample {
             latency: started.elapsed(),
-            faces: if ok { faces } else { 0 },
-            ok,
+            faces,
+            outcome,
         });
     }
     samples
 }
 
+/// The open loop: a request every 1/`rate` s until `until`, at most `concurrency` in flight (a start that finds
+/// them all busy is counted as failed: the client side could not keep up).
+async fn open_loop(
+    clients: Vec<FaceServiceClient<Channel>>,
+    args: Arc<LoadArgs>,
+    photos: Arc<Vec<Vec<u8>>>,
+    rate: f64,
+    until: Instant,
+) -> Vec<Sample> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+    let deadline = args.deadline_ms.map(Duration::from_millis);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let mut samples = Vec::new();
+    let mut i = 0;
+    while Instant::now() < until {
+        ticker.tick().await;
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            samples.push(Sample {
+                latency: Duration::ZERO,
+                faces: 0,
+                outcome: Outcome::Failed,
+            });
+            continue;
+        };
+        let (mut client, photos, done, rpc) =
+            (clients[i % clients.len()].clone(), photos.clone(), done.clone(), args.rpc);
+        tokio::spawn(async move {
+            let sample = request::send(&mut client, rpc, &photos, i, deadline).await;
+            let _ = done.send(sample);
+            drop(slot);
+        });
+        i += 1;
+        while let Ok(sample) = finished.try_recv() {
+            samples.push(sample);
+        }
+    }
+    drop(done);
+    while let Some(sample) = finished.recv().await {
+        samples.push(sample);
+    }
+    samples
+}
+
 async fn run_clients(
-    args: &LoadArgs,
+    args: &Arc<LoadArgs>,
     photos: Arc<Vec<Vec<u8>>>,
     seconds: f64,
 ) -> anyhow::Result<Vec<Sample>> {
     let until = Instant::now() + Duration::from_secs_f64(seconds);
+    // A connection per client, as separate cameras or backends would have.
+    let mut clients = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        clients.push(connect(&args.addr).await?);
+    }
+    if let Some(rate) = args.rate.filter(|_| args.rpc != Rpc::Detect) {
+        return Ok(open_loop(clients, args.clone(), photos, rate, until).await);
+    }
     let mut tasks = Vec::new();
-    for c in 0..args.concurrency {
-        // A connection per client, as separate cameras or backends would have.
-        let client = connect(&args.addr).await?;
+    for (c, client) in clients.into_iter().enumerate() {
         let first = c * photos.len() / args.concurrency.max(1);
         tasks.push(tokio::spawn(client_loop(
             client,
-            args.rpc,
+            args.clone(),
             photos.clone(),
             first,
             until,
@@ -175,7 +237,7 @@ async fn prepare(args: &LoadArgs, photos: &[Vec<u8>]) -> anyhow::Result<()> {
             .delete_gallery(pb::DeleteGalleryRequest { gallery })
             .await;
     }
-    if args.rpc == Rpc::Identify {
+    if matches!(args.rpc, Rpc::Identify | Rpc::Mixed | Rpc::List) {
         let mut enrolled = 0;
         for photo in photos {
             if enrolled == args.gallery_size {
@@ -207,6 +269,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    let args = Arc::new(args);
     let photos = Arc::new(load_photos(&args.images, args.max_images)?);
     prepare(&args, &photos).await?;
     // Warm-up: connections, allocator, ONNX Runtime's first-run paths.
@@ -214,14 +277,34 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 
     let before = scrape(&args.metrics).await.ok();
     let started = Instant::now();
+    let sampler = args.server_pid.map(|pid| {
+        let (every, until) = (
+            Duration::from_secs_f64(args.sample_secs),
+            started + Duration::from_secs_f64(args.duration),
+        );
+        tokio::task::spawn_blocking(move || process::sample_until(pid, every, until))
+    });
     let samples = run_clients(&args, photos.clone(), args.duration).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let after = scrape(&args.metrics).await.ok();
+    let process_samples = match sampler {
+        Some(task) => task.await?,
+        None => Vec::new(),
+    };
 
-    let mut latencies: Vec<Duration> = samples.iter().filter(|s| s.ok).map(|s| s.latency).collect();
+    let count = |outcome| samples.iter().filter(|s| s.outcome == outcome).count();
+    let mut latencies: Vec<Duration> = samples
+        .iter()
+        .filter(|s| s.outcome == Outcome::Answered)
+        .map(|s| s.latency)
+        .collect();
     latencies.sort();
-    let ok = latencies.len();
-    let errors = samples.len() - ok;
+    let (ok, refused, expired, failed) = (
+        latencies.len(),
+        count(Outcome::Refused),
+        count(Outcome::Expired),
+        count(Outcome::Failed),
+    );
     let faces: usize = samples.iter().map(|s| s.faces).sum();
     let batch = |model: &str| match (&before, &after) {
         (Some(b), Some(a)) => ModelCounters::average_batch(b, a, model),
@@ -235,16 +318,27 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     );
     let (det_batch, rec_batch) = (batch("detector"), batch("recognizer"));
     println!(
-        "rpc {:?}, concurrency {}, {:.1} s, {} photos from {}",
+        "rpc {:?}, concurrency {}, rate {:?}, {:.1} s, {} photos from {}",
         args.rpc,
         args.concurrency,
+        args.rate,
         elapsed,
         photos.len(),
         args.images.display()
     );
-    println!("frames/s {fps:.2}  faces/s {faces_per_s:.2}  errors {errors}");
-    println!("latency ms: p50 {p50:.1}  p95 {p95:.1}  p99 {p99:.1}");
+    println!(
+        "goodput/s {fps:.2}  faces/s {faces_per_s:.2}  refused {refused}  expired {expired}  failed {failed}"
+    );
+    println!("answered latency ms: p50 {p50:.1}  p95 {p95:.1}  p99 {p99:.1}");
     println!("average batch: detector {det_batch:.2}  recognizer {rec_batch:.2}");
+    for sample in &process_samples {
+        println!(
+            "server at {:>6.0} s: rss {:.0} MiB, {} fds",
+            sample.at.as_secs_f64(),
+            sample.rss_mib,
+            sample.fds
+        );
+    }
 
     let mut client = connect(&args.addr).await?;
     for gallery in [GALLERY.to_string(), format!("{GALLERY}-add")] {
@@ -253,9 +347,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             .await;
     }
     println!(
-        "rpc={:?} concurrency={} frames_per_s={fps:.2} faces_per_s={faces_per_s:.2} p50_ms={p50:.1} p95_ms={p95:.1} \
-         p99_ms={p99:.1} errors={errors} detector_batch={det_batch:.2} recognizer_batch={rec_batch:.2}",
-        args.rpc, args.concurrency
+        "rpc={:?} concurrency={} rate={} goodput_per_s={fps:.2} faces_per_s={faces_per_s:.2} p50_ms={p50:.1} \
+         p95_ms={p95:.1} p99_ms={p99:.1} answered={ok} refused={refused} expired={expired} failed={failed} \
+         detector_batch={det_batch:.2} recognizer_batch={rec_batch:.2} {}",
+        args.rpc,
+        args.concurrency,
+        args.rate.unwrap_or(0.0),
+        process::summary(&process_samples)
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod attributes;
 mod calibrate;
 mod ceiling;
+mod crash;
 mod embed;
 mod identify;
 mod index_bench;
@@ -38,6 +39,9 @@ enum Command {
     Index(index_bench::IndexArgs),
     /// Closed-loop load on a running server: frames/s, faces/s, latency percentiles, batch sizes.
     Load(load::LoadArgs),
+    /// Crash harness: enrol over gRPC and HTTP, kill -9 at a random moment, restart, check every acknowledged
+    /// write and delete.
+    Crash(crash::CrashArgs),
     /// The models alone in a tight in-process loop: the ceiling for `load`.
     Ceiling(ceiling::CeilingArgs),
     /// 1:1 verification accuracy of a running server on an LFW pairs file: accuracy, TAR at FAR, ROC.
@@ -64,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Load(args) => runtime.block_on(load::run(args)),
         Command::Ceiling(args) => ceiling::run(args),
+        Command::Crash(args) => runtime.block_on(crash::run(args)),
         Command::Index(args) => index_bench::run(args),
         Command::Pairs(args) => runtime.block_on(pairs::run(args)),
         Command::Identify(args) => runtime.block_on(identify::run(args)),

@@ -13,12 +13,26 @@ use crate::ApiError;
 
 pub const DEFAULT_GALLERY: &str = "default";
 const MAX_GALLERY_NAME: usize = 64;
+/// Longest piece of a client's value an error message repeats: enough to recognise it, never enough to push a
+/// gRPC status past the 8-16 KiB header limits of the C-core clients (which then lose the whole detail).
+pub const MAX_ECHO_CHARS: usize = 64;
 const MAX_METADATA_ENTRIES: usize = 32;
 const MAX_METADATA_BYTES: usize = 1024;
 
 /// A new transaction id for every request, as the spec's `transactionId`.
 pub fn transaction_id() -> String {
     Uuid::new_v4().to_string()
+}
+
+/// A client's value as an error message quotes it: Debug-quoted, cut to [`MAX_ECHO_CHARS`] characters with the
+/// full length said.
+pub fn echo(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= MAX_ECHO_CHARS {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(MAX_ECHO_CHARS).collect();
+    format!("{head:?}... ({count} characters)")
 }
 
 /// The gallery a request names, "default" when empty.
@@ -32,14 +46,27 @@ pub fn gallery_name(name: &str) -> Result<String, ApiError> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if !valid {
         return Err(ApiError::invalid(format!(
-            "gallery name {name:?} is invalid: use 1-{MAX_GALLERY_NAME} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            "gallery name {} is invalid: use 1-{MAX_GALLERY_NAME} characters of A-Z, a-z, 0-9, '_', '-', '.'",
+            echo(name)
         )));
     }
     Ok(name.to_string())
 }
 
+/// A template id in its one canonical spelling, the lower-case hyphenated UUID that answers carry: other spellings
+/// (upper case, `{braces}`, `urn:uuid:`, no hyphens) are refused rather than rewritten, so a client keyed on its
+/// own string always finds its template under that string.
 pub fn template_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::invalid(format!("templateId {id:?} is not a UUID")))
+    let uuid = Uuid::parse_str(id)
+        .map_err(|_| ApiError::invalid(format!("templateId {} is not a UUID", echo(id))))?;
+    let canonical = uuid.hyphenated().to_string();
+    if canonical != id {
+        return Err(ApiError::invalid(format!(
+            "templateId {} is not in canonical form: write it as {canonical:?} (lower case, hyphenated, no braces)",
+            echo(id)
+        )));
+    }
+    Ok(uuid)
 }
 
 /// An optional template id: empty means "make one".
@@ -99,7 +126,8 @@ pub fn metadata(map: HashMap<String, String>) -> Result<BTreeMap<String, String>
         .find(|(k, v)| k.is_empty() || k.len() > MAX_METADATA_BYTES || v.len() > MAX_METADATA_BYTES)
     {
         return Err(ApiError::invalid(format!(
-            "metadata entry {k:?}: keys must be non-empty and keys and values at most {MAX_METADATA_BYTES} bytes"
+            "metadata entry {}: keys must be non-empty and keys and values at most {MAX_METADATA_BYTES} bytes",
+            echo(k)
         )));
     }
     Ok(map.into_iter().collect())
@@ -165,6 +193,32 @@ mod tests {
         assert_eq!(gallery_name("staff-2024.v1").unwrap(), "staff-2024.v1");
         assert!(gallery_name("a/b").is_err());
         assert!(gallery_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn echoed_values_are_cut() {
+        assert_eq!(echo("staff"), "\"staff\"");
+        let long = echo(&"x".repeat(10_000));
+        assert!(long.len() < 100, "{long}");
+        assert!(long.ends_with("(10000 characters)"), "{long}");
+        let error = gallery_name(&"é".repeat(10_000)).unwrap_err();
+        assert!(error.info.len() < 300, "{}", error.info);
+    }
+
+    #[test]
+    fn only_the_canonical_spelling_of_a_template_id_is_accepted() {
+        let id = "abb462cf-313f-448c-8dad-bcffbf61a825";
+        assert_eq!(template_id(id).unwrap().to_string(), id);
+        for other in [
+            "ABB462CF-313F-448C-8DAD-BCFFBF61A825",
+            "{abb462cf-313f-448c-8dad-bcffbf61a825}",
+            "urn:uuid:abb462cf-313f-448c-8dad-bcffbf61a825",
+            "abb462cf313f448c8dadbcffbf61a825",
+        ] {
+            let error = template_id(other).unwrap_err();
+            assert_eq!(error.code, pb::ErrorCode::InvalidArgument, "{other}");
+            assert!(error.info.contains(id), "{}", error.info);
+        }
     }
 
     #[test]

@@ -6,10 +6,16 @@ use faceserve_proto::v1::{ErrorCode, ErrorDetail};
 use faceserve_vision::decode::DecodeError;
 use faceserve_vision::pipeline::PipelineError;
 
+/// Longest info text an answer carries (a gRPC status message travels in a header).
+pub const MAX_INFO_BYTES: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub info: String,
+    /// For a refusal by load (code 120): when a retry can expect to be admitted (HTTP `Retry-After`, gRPC
+    /// `google.rpc.RetryInfo`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -17,6 +23,7 @@ impl ApiError {
         Self {
             code,
             info: info.into(),
+            retry_after: None,
         }
     }
 
@@ -33,7 +40,20 @@ impl ApiError {
     }
 
     pub fn detail(&self) -> ErrorDetail {
-        ErrorDetail::new(self.code, self.info.clone())
+        ErrorDetail::new(self.code, self.bounded_info())
+    }
+
+    /// The info text within [`MAX_INFO_BYTES`]: what every answer carries, so no message built from a client's
+    /// input can outgrow a reply header, whatever the code that built it forgot to cut.
+    pub fn bounded_info(&self) -> String {
+        if self.info.len() <= MAX_INFO_BYTES {
+            return self.info.clone();
+        }
+        let mut end = MAX_INFO_BYTES;
+        while !self.info.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... (cut)", &self.info[..end])
     }
 }
 
@@ -91,6 +111,13 @@ impl From<PipelineError> for ApiError {
                     "server overloaded: the {model} queue is full ({capacity} requests waiting); retry later"
                 ),
             ),
+            PipelineError::Batch(busy @ BatchError::OverBudget { .. }) => Self {
+                retry_after: busy.retry_after(),
+                ..Self::new(
+                    ErrorCode::Overloaded,
+                    format!("server overloaded: {busy}; retry later"),
+                )
+            },
             PipelineError::Batch(BatchError::DeadlineExceeded) => Self::new(
                 ErrorCode::Cancelled,
                 "the request's deadline passed before it could run",

@@ -1,8 +1,8 @@
 //! Enrolment, identification and verification.
 
-use faceserve_index::NewTemplate;
 use faceserve_index::embedding::validate_embedding;
 use faceserve_index::simd::dot;
+use faceserve_index::{GalleryError, NewTemplate};
 use faceserve_proto::v1 as pb;
 use faceserve_vision::pipeline::FacePolicy;
 
@@ -11,6 +11,16 @@ use crate::convert::{self, gallery_name};
 use crate::{ApiError, Engine, blocking};
 
 const MAX_TOP_K: u32 = 100;
+
+/// What Identify answers for a gallery that does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingGallery {
+    /// GALLERY_NOT_FOUND (113): a named gallery the caller expects to exist (gRPC).
+    NotFound,
+    /// A search with no result (`matched: false`): the first spec's identify on an empty database, for the HTTP
+    /// API's default gallery, which exists once something was added.
+    NoMatch,
+}
 
 impl Engine {
     pub async fn add(&self, app: &str, req: pb::AddRequest) -> Result<pb::AddResponse, ApiError> {
@@ -51,10 +61,22 @@ impl Engine {
         })
     }
 
+    /// Identify; a gallery that does not exist yet is GALLERY_NOT_FOUND (113).
     pub async fn identify(
         &self,
         app: &str,
         req: pb::IdentifyRequest,
+    ) -> Result<pb::IdentifyResponse, ApiError> {
+        self.identify_in(app, req, MissingGallery::NotFound).await
+    }
+
+    /// Identify, answering a gallery that does not exist yet as `missing` says. The photo is checked first, so
+    /// a request without a usable photo gets the photo's error whatever the gallery.
+    pub async fn identify_in(
+        &self,
+        app: &str,
+        req: pb::IdentifyRequest,
+        missing: MissingGallery,
     ) -> Result<pb::IdentifyResponse, ApiError> {
         let gallery = gallery_name(&req.gallery)?;
         let top_k = match req.top_k {
@@ -68,16 +90,23 @@ impl Engine {
         };
         let threshold = self.matching.threshold(req.threshold.as_ref())?;
         let policy = convert::face_policy(req.face_policy)?;
-        // The gallery is looked up once: a missing one is refused before any model runs.
+        let image = self
+            .pipeline
+            .decode(convert::owned_image(req.image)?)
+            .await?;
+        // The gallery is looked up once, before any model runs: a missing one costs no inference.
         let target = {
             let (galleries, app, gallery) =
                 (self.galleries.clone(), app.to_string(), gallery.clone());
-            blocking(move || galleries.find(&app, &gallery)).await??
+            match blocking(move || galleries.find(&app, &gallery)).await? {
+                Ok(target) => Some(target),
+                Err(GalleryError::GalleryNotFound { .. }) if missing == MissingGallery::NoMatch => {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
-        let face = self
-            .pipeline
-            .embed_one_face(convert::owned_image(req.image)?, policy)
-            .await?;
+        let face = self.pipeline.embed_one_face_of(image, policy).await?;
         let options = AnalysisOptions {
             liveness: req.check_liveness,
             deepfake: req.check_deepfake,
@@ -85,11 +114,16 @@ impl Engine {
         };
         // The face's analysis runs beside the search: they need nothing of each other.
         let (galleries, query) = (self.galleries.clone(), face.embedding.vector.clone());
-        let (analysis, hits) = tokio::join!(
-            self.face_analysis(&face, options),
-            blocking(move || galleries.search_in(&target, &query, top_k as usize)),
-        );
-        let (analysis, hits) = (analysis?, hits??);
+        let (analysis, hits) = tokio::join!(self.face_analysis(&face, options), async {
+            match target {
+                Some(target) => Ok::<_, ApiError>(
+                    blocking(move || galleries.search_in(&target, &query, top_k as usize))
+                        .await??,
+                ),
+                None => Ok(Vec::new()),
+            }
+        });
+        let (analysis, hits) = (analysis?, hits?);
         let best_similarity = hits.first().map_or(0.0, |h| h.similarity);
         let matches: Vec<pb::Match> = hits
             .into_iter()

@@ -23,8 +23,9 @@ use std::sync::Arc;
 use faceserve_index::GalleryEngine;
 use faceserve_vision::pipeline::FacePipeline;
 
-pub use error::ApiError;
+pub use error::{ApiError, MAX_INFO_BYTES};
 pub use estimators::EstimatorModels;
+pub use faces::MissingGallery;
 pub use matching::Matching;
 pub use start::EngineSettings;
 

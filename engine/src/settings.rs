@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use faceserve_batcher::BatcherConfig;
+use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::DetectorParams;
 use faceserve_vision::estimate::Capability;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// The default queue-time budget of every model (docs/PERFORMANCE.md, "Overload", measured it at 64 clients).
+pub const DEFAULT_MAX_QUEUE_MS: u64 = 1_000;
 
 /// How a model's requests become batches, and how many sessions run them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -21,6 +25,9 @@ pub struct QueueSettings {
     pub max_queue_delay_ms: u64,
     /// Requests that may wait; beyond it callers get RESOURCE_EXHAUSTED at once.
     pub queue_capacity: usize,
+    /// Queue-time budget: a request whose expected wait (queue depth times the measured service time) is over
+    /// it gets RESOURCE_EXHAUSTED (code 120, HTTP 429 with Retry-After) at once; 0 = no budget.
+    pub max_queue_ms: u64,
     /// Sessions (worker threads) of the model.
     pub workers: usize,
 }
@@ -31,6 +38,7 @@ impl Default for QueueSettings {
             max_batch: 8,
             max_queue_delay_ms: 0,
             queue_capacity: 256,
+            max_queue_ms: DEFAULT_MAX_QUEUE_MS,
             workers: 1,
         }
     }
@@ -42,6 +50,8 @@ impl QueueSettings {
             max_batch_size: self.max_batch,
             max_queue_delay: Duration::from_millis(self.max_queue_delay_ms),
             queue_capacity: self.queue_capacity,
+            max_queue_time: (self.max_queue_ms > 0)
+                .then(|| Duration::from_millis(self.max_queue_ms)),
             workers: self.workers,
             warm_up: true,
         }
@@ -135,22 +145,68 @@ impl Default for MatchingSettings {
     }
 }
 
-/// Input limits, checked on the encoded size and the image header before any pixel is decoded.
+/// Input limits, checked on the encoded size and the image header before any pixel is decoded, and the time a
+/// request may take. The first spec's cloud API and gRPC take phone photos; the Image API keeps the second spec's
+/// limits where the spec states them (4.7 MB for every service, 10 megapixels for its liveness modules).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct LimitSettings {
-    /// Largest encoded photo in bytes (the spec: 4.7 MB).
+    /// Largest encoded photo in bytes over gRPC and the cloud API (`/api/v1.0/*`).
     pub max_image_bytes: usize,
-    /// Largest photo in pixels (the spec: 10 megapixels).
+    /// Largest photo in pixels over gRPC and the cloud API, read from the header (a decompression bomb is refused
+    /// before any pixel is decoded).
     pub max_image_pixels: u64,
+    /// JPEGs with more pixels are decoded at a reduced DCT scale (1/2, 1/4, 1/8) to at most this many pixels.
+    pub max_decoded_pixels: u64,
+    /// Largest encoded photo of the Image API (`/v1|v2/<service>`; the second spec: 4.7 MB).
+    pub image_api_max_image_bytes: usize,
+    /// Largest photo in pixels of the Image API's liveness services (the second spec: 10 megapixels).
+    pub image_api_liveness_max_pixels: u64,
+    /// Longest time an HTTP request, or a gRPC call without a shorter `grpc-timeout`, may take before it is
+    /// answered DEADLINE_EXCEEDED (requests still queued for a model are then never run); 0 = no limit.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
         Self {
-            max_image_bytes: 4_700_000,
-            max_image_pixels: 10_000_000,
+            max_image_bytes: 20_000_000,
+            max_image_pixels: 50_000_000,
+            max_decoded_pixels: 16_000_000,
+            image_api_max_image_bytes: 4_700_000,
+            image_api_liveness_max_pixels: 10_000_000,
+            request_timeout_ms: 30_000,
         }
+    }
+}
+
+impl LimitSettings {
+    /// The decode limits of gRPC and the cloud API.
+    pub fn photo(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_bytes: self.max_image_bytes,
+            max_pixels: self.max_image_pixels,
+            max_decoded_pixels: self.max_decoded_pixels,
+        }
+    }
+
+    /// The decode limits of the Image API: its byte limit, and its liveness services' pixel limit when
+    /// `liveness` is asked for.
+    pub fn image_api(&self, liveness: bool) -> DecodeLimits {
+        let photo = self.photo();
+        DecodeLimits {
+            max_bytes: self.image_api_max_image_bytes.min(photo.max_bytes),
+            max_pixels: match liveness {
+                true => self.image_api_liveness_max_pixels.min(photo.max_pixels),
+                false => photo.max_pixels,
+            },
+            ..photo
+        }
+    }
+
+    /// The server's own bound on a request's time.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        (self.request_timeout_ms > 0).then(|| Duration::from_millis(self.request_timeout_ms))
     }
 }
 

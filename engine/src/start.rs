@@ -8,7 +8,6 @@ use faceserve_batcher::Observer;
 use faceserve_index::{EngineConfig, GalleryEngine, TemplateStore};
 use faceserve_models::{self as fetch, FetchOptions};
 use faceserve_vision::calibration::Calibration;
-use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::detect::{DetectorKind, DetectorParams};
 use faceserve_vision::pipeline::{DetectorConfig, FacePipeline, PipelineConfig, RecognizerConfig};
 use faceserve_vision::runtime::{ExecutionProvider, Runtime, RuntimeConfig};
@@ -167,10 +166,7 @@ pub fn start_pipeline(
             name: s.recognizer.model.clone(),
             batcher: s.recognizer.queue.batcher_config(),
         },
-        limits: DecodeLimits {
-            max_bytes: s.limits.max_image_bytes,
-            max_pixels: s.limits.max_image_pixels,
-        },
+        limits: s.limits.photo(),
         min_face_size: s.matching.min_face_size,
     };
     Ok(FacePipeline::start(runtime, &config, observer)?)

@@ -6,6 +6,8 @@ use crate::GalleryError;
 
 const FORMAT_VERSION: u8 = 1;
 const TOKEN_BYTES: usize = 1 + 8 + 4;
+/// Characters of a refused token an error repeats.
+const MAX_QUOTED: usize = 64;
 
 pub(crate) fn encode(app: &str, gallery: &str, last_seq: u64) -> String {
     let mut bytes = Vec::with_capacity(TOKEN_BYTES);
@@ -18,8 +20,15 @@ pub(crate) fn encode(app: &str, gallery: &str, last_seq: u64) -> String {
 /// The sequence number a token continues after.
 pub(crate) fn decode(token: &str, app: &str, gallery: &str) -> Result<u64, GalleryError> {
     let invalid = || {
+        // A token is 26 hex digits: anything longer is quoted cut, so a client's value never fills the answer.
+        let quoted: String = token.chars().take(MAX_QUOTED).collect();
+        let cut = if quoted.len() < token.len() {
+            "..."
+        } else {
+            ""
+        };
         GalleryError::InvalidArgument(format!(
-            "page token {token:?} is not one this gallery issued"
+            "page token {quoted:?}{cut} is not one this gallery issued"
         ))
     };
     let bytes = hex::decode(token).map_err(|_| invalid())?;
@@ -54,6 +63,36 @@ fn check_value(app: &str, gallery: &str, last_seq: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mutated tokens never panic and are never accepted for another gallery (see docs/RELIABILITY.md).
+    #[test]
+    fn fuzzed_tokens_are_refused_or_decoded_never_a_panic() {
+        use faceserve_testkit::fuzz;
+        let seeds: Vec<Vec<u8>> = [
+            ("app", "people", 0),
+            ("default", "g", u64::MAX),
+            ("a", "b", 7),
+        ]
+        .iter()
+        .map(|(app, gallery, seq)| encode(app, gallery, *seq).into_bytes())
+        .collect();
+        let report = fuzz::run(
+            "page_token",
+            &seeds,
+            fuzz::executions(20_000),
+            256,
+            |bytes| {
+                let token = String::from_utf8_lossy(bytes);
+                match decode(&token, "app", "people") {
+                    // Hex digits may come in either case; anything else decoding would be a forged token.
+                    Ok(seq) => assert!(encode("app", "people", seq).eq_ignore_ascii_case(&token)),
+                    Err(GalleryError::InvalidArgument(info)) => assert!(info.len() < 200, "{info}"),
+                    Err(other) => panic!("unexpected error {other:?}"),
+                }
+            },
+        );
+        report.assert_clean();
+    }
 
     #[test]
     fn round_trips_and_rejects_foreign_or_edited_tokens() {

@@ -23,4 +23,6 @@ pub mod v1 {
 mod status;
 
 #[cfg(feature = "grpc")]
-pub use status::{error_detail_from_status, status_with_detail};
+pub use status::{
+    error_detail_from_status, retry_delay_from_status, status_with_detail, status_with_retry,
+};

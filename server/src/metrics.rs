@@ -26,6 +26,8 @@ pub struct Metrics {
     inference_failures: IntCounterVec,
     queue_depth: IntGaugeVec,
     rejected: IntCounterVec,
+    over_budget: IntCounterVec,
+    expired: IntCounterVec,
     dropped: IntCounterVec,
     skipped_frames: IntCounter,
     auth_failures: IntCounterVec,
@@ -195,9 +197,21 @@ impl Metrics {
                 "Requests refused because a model queue was full (RESOURCE_EXHAUSTED)",
                 model,
             ),
+            over_budget: counter(
+                "faceserve_budget_rejected_requests_total",
+                "Requests refused because their expected queue time was over the model's budget (max_queue_ms, \
+                 RESOURCE_EXHAUSTED)",
+                model,
+            ),
+            expired: counter(
+                "faceserve_expired_requests_total",
+                "Requests not run because their deadline passed in the queue or would have before their turn \
+                 (DEADLINE_EXCEEDED)",
+                model,
+            ),
             dropped: counter(
                 "faceserve_dropped_requests_total",
-                "Requests dropped before inference because their caller left or their deadline passed",
+                "Requests dropped before inference because their caller left",
                 model,
             ),
             skipped_frames: {
@@ -290,6 +304,16 @@ impl Observer for Metrics {
 
     fn rejected(&self, model: &str) {
         self.rejected.with_label_values(&[model]).inc();
+    }
+
+    fn over_budget(&self, model: &str) {
+        self.over_budget.with_label_values(&[model]).inc();
+    }
+
+    fn expired(&self, model: &str, count: usize) {
+        self.expired
+            .with_label_values(&[model])
+            .inc_by(count as u64);
     }
 
     fn dropped(&self, model: &str, count: usize) {

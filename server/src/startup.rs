@@ -64,6 +64,7 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
             },
             auth: auth.clone(),
             tls: tls.clone(),
+            request_timeout: s.engine.limits.request_timeout(),
         };
         // The first signal starts a graceful stop; after the grace period the server exits even with requests
         // still running, so a stuck client cannot hold a deployment's rollout forever.
@@ -85,6 +86,7 @@ pub fn serve(s: Settings) -> anyhow::Result<()> {
                     engine: engine.clone(),
                     metrics: metrics.clone(),
                     auth: auth.clone(),
+                    limits: s.engine.limits.clone(),
                 },
                 tls.clone(),
                 async move {

@@ -33,5 +33,5 @@ pub fn grpc_code(code: ErrorCode) -> tonic::Code {
 
 /// The gRPC status of an engine error, its detail packed in.
 pub fn to_status(error: &ApiError) -> tonic::Status {
-    faceserve_proto::status_with_detail(grpc_code(error.code), error.detail())
+    faceserve_proto::status_with_retry(grpc_code(error.code), error.detail(), error.retry_after)
 }

@@ -121,23 +121,23 @@ async fn limits_and_arguments_are_refused_precisely() {
     let server = TestServer::start(&[]).await;
     let invalid = Code::InvalidArgument;
 
-    // 36 megapixels: refused from the header, over the spec's 10 megapixels.
-    let status = add_error(&server, encoded(photo("compreface_samples/001_A.jpg"))).await;
+    // A decompression bomb of 3.6 gigapixels: refused from the header, over gRPC's 50 megapixels.
+    let status = add_error(&server, encoded(faceserve_testkit::bomb_png(60_000, 60_000))).await;
     assert_error(
         &status,
         invalid,
         ErrorCode::TooManyPixels,
-        "image is 4912x7360 pixels",
+        "image is 60000x60000 pixels",
     );
 
     let mut padded = photo("face_recognition_examples/examples/knn_examples/test/obama1.jpg");
-    padded.resize(4_700_001, 0);
+    padded.resize(20_000_001, 0);
     let status = add_error(&server, encoded(padded)).await;
     assert_error(
         &status,
         invalid,
         ErrorCode::ImageTooLarge,
-        "image is 4700001 bytes",
+        "image is 20000001 bytes",
     );
 
     let raw = Some(pb::Image {

@@ -7,6 +7,7 @@ pub mod calibration;
 pub mod decode;
 pub mod detect;
 pub mod estimate;
+mod jpeg_reduced;
 pub mod pipeline;
 pub mod quality;
 pub mod recognize;

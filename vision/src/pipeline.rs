@@ -204,11 +204,26 @@ impl FacePipeline {
         self.dimension
     }
 
-    /// Decodes a request photo on the blocking pool.
+    /// Decodes a request photo on the blocking pool, within the pipeline's limits, for the detector: when the
+    /// detector's queue would refuse it (over its time budget, or past the request's deadline), the photo is not
+    /// decoded at all, so a refusal under overload costs almost nothing.
     pub async fn decode(&self, image: OwnedImage) -> Result<Arc<RgbImage>, PipelineError> {
-        let limits = self.limits;
+        self.detector.admits()?;
+        self.decode_within(image, self.limits).await
+    }
+
+    /// Decodes a request photo on the blocking pool within `limits` (an API with limits of its own).
+    pub async fn decode_within(
+        &self,
+        image: OwnedImage,
+        limits: DecodeLimits,
+    ) -> Result<Arc<RgbImage>, PipelineError> {
         let decoded = blocking(move || decode_image(image.as_input(), &limits)).await??;
         Ok(Arc::new(decoded))
+    }
+
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits
     }
 
     /// Every face in `image`, best score first, in image pixels. When nothing is found the photo is tried once more
@@ -262,6 +277,15 @@ impl FacePipeline {
         policy: FacePolicy,
     ) -> Result<EmbeddedFace, PipelineError> {
         let image = self.decode(image).await?;
+        self.embed_one_face_of(image, policy).await
+    }
+
+    /// Detect, pick one face by `policy`, embed, on a photo already decoded.
+    pub async fn embed_one_face_of(
+        &self,
+        image: Arc<RgbImage>,
+        policy: FacePolicy,
+    ) -> Result<EmbeddedFace, PipelineError> {
         let faces = self.detect(image.clone()).await?;
         let face = select_face(&faces, policy)?;
         let embedding = self.embed(image.clone(), &face).await?;

@@ -109,6 +109,8 @@ impl Drop for FakeModel {
 #[derive(Default)]
 pub struct RecordingObserver {
     pub rejected: AtomicUsize,
+    pub over_budget: AtomicUsize,
+    pub expired: AtomicUsize,
     pub dropped: AtomicUsize,
     pub batches_ok: AtomicUsize,
     pub batches_failed: AtomicUsize,
@@ -123,6 +125,14 @@ impl Observer for RecordingObserver {
 
     fn rejected(&self, _model: &str) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn over_budget(&self, _model: &str) {
+        self.over_budget.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn expired(&self, _model: &str, count: usize) {
+        self.expired.fetch_add(count, Ordering::Relaxed);
     }
 
     fn dropped(&self, _model: &str, count: usize) {

@@ -10,6 +10,7 @@ mod request;
 use std::sync::Arc;
 
 use faceserve_proto::v1 as pb;
+use faceserve_vision::decode::DecodeLimits;
 use faceserve_vision::estimate::FaceRegion;
 use faceserve_vision::pipeline::PipelineError;
 use image::RgbImage;
@@ -24,11 +25,20 @@ impl Engine {
         &self,
         req: pb::EstimateRequest,
     ) -> Result<pb::EstimateResponse, ApiError> {
+        self.estimate_within(req, self.pipeline.limits()).await
+    }
+
+    /// `Estimate` with the photo limits of the API it came through (the Image API keeps the second spec's).
+    pub async fn estimate_within(
+        &self,
+        req: pb::EstimateRequest,
+        limits: DecodeLimits,
+    ) -> Result<pb::EstimateResponse, ApiError> {
         let wanted = Wanted::parse(&req.estimators)?;
         self.check_estimators(&wanted, &req.faces)?;
         let image = self
             .pipeline
-            .decode(convert::owned_image(req.image)?)
+            .decode_within(convert::owned_image(req.image)?, limits)
             .await?;
         let (width, height) = image.dimensions();
         let faces = if !wanted.any_face() {

@@ -15,6 +15,11 @@ use image::RgbImage;
 use crate::estimators::Slot;
 use crate::{ApiError, Engine, blocking};
 
+/// Why the first spec's `distortion` is absent. A lens or perspective distortion score needs either the camera's
+/// intrinsics or a model trained on distorted faces; neither exists here, and a number from a made-up formula would
+/// be read as a measurement.
+const NO_DISTORTION: &str = "not computed: faceserve has no lens or perspective distortion measure (no model or camera data for it)";
+
 /// A graded score as the first spec's value + verdict.
 fn value(g: Graded) -> pb::QualityValue {
     pb::QualityValue {
@@ -150,9 +155,24 @@ impl Engine {
             eyes: eyes?,
         };
         let q = quality::spec_quality(&m?, &signals, embedding_norm);
+        let (age, gender) = (age?, gender?);
+        let missing = [
+            (true, "distortion", NO_DISTORTION.to_string()),
+            (age.is_none(), "age", unavailable(&e.age)),
+            (gender.is_none(), "gender", unavailable(&e.gender)),
+            (signals.pose.is_none(), "pose", unavailable(&e.pose)),
+            (q.emotion.is_none(), "emotion", unavailable(&e.emotion)),
+            (q.left_eye_closed.is_none(), "eyes", self.unavailable_eyes()),
+            (q.occlusion.is_none(), "occlusion", self.unavailable_mask()),
+        ];
         Ok(pb::FaceQuality {
-            age: age?.and_then(|a| a.age),
-            gender: match gender?.and_then(|g| g.male) {
+            not_computed: missing
+                .into_iter()
+                .filter(|(absent, _, _)| *absent)
+                .map(|(_, what, why)| format!("{what}: {why}"))
+                .collect(),
+            age: age.and_then(|a| a.age),
+            gender: match gender.and_then(|g| g.male) {
                 Some(p) if p >= 0.5 => "male".into(),
                 Some(_) => "female".into(),
                 None => String::new(),

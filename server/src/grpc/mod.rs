@@ -1,6 +1,7 @@
 //! The gRPC server: faceserve's services plus the standard health and reflection services (so `grpcurl` works
 //! without the .proto files), assembled in one place.
 
+mod bounds;
 pub mod consistency;
 mod estimate_service;
 mod face_service;
@@ -35,6 +36,8 @@ pub struct GrpcOptions {
     pub auth: Option<Arc<Authenticator>>,
     /// `None`: plaintext.
     pub tls: Option<Arc<TlsIdentity>>,
+    /// The server's bound on a call's time (a client's shorter `grpc-timeout` wins); `None`: none.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// Marks the services SERVING: at once on SQLite; on a shared store only once this server has applied every change
@@ -113,6 +116,10 @@ pub async fn serve(
         builder = builder.tls_config(identity.grpc())?;
     }
     builder
+        .layer(bounds::BoundsLayer {
+            request_timeout: options.request_timeout,
+            max_message_bytes: MAX_MESSAGE_BYTES,
+        })
         .layer(GrpcAuthLayer::new(options.auth))
         .add_service(health_service)
         .add_service(reflection_v1)

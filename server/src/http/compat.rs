@@ -23,7 +23,8 @@ use super::compat_body::{
 use super::error::{ErrorEnvelope, ErrorStyle};
 use super::form::{Form, PHOTO, PHOTO2, TEMPLATE_ID, flag};
 use crate::auth::AppId;
-use faceserve_engine::ApiError;
+use faceserve_engine::convert::{DEFAULT_GALLERY, echo};
+use faceserve_engine::{ApiError, MissingGallery};
 
 const TAG: &str = "cloud API (spec 000/001)";
 
@@ -42,6 +43,9 @@ pub struct CompatQuery {
     /// faceserve: return the spec's `face.quality` block (default true; false skips its estimator models).
     #[param(value_type = Option<bool>)]
     quality: Option<String>,
+    /// faceserve: which face of a photo with several to use: `single` (default: error 6 for a group photo) or
+    /// `largest` (the largest face), as gRPC's `face_policy`.
+    face_policy: Option<String>,
 }
 
 impl CompatQuery {
@@ -65,6 +69,35 @@ impl CompatQuery {
 
     fn gallery(&self) -> String {
         self.gallery.clone().unwrap_or_default()
+    }
+
+    /// Identify on the default gallery before anything was added is "no match", the first spec's search of an
+    /// empty database; a gallery the caller names must exist (code 113).
+    fn missing_gallery(&self) -> MissingGallery {
+        match self.gallery.as_deref() {
+            None | Some("" | DEFAULT_GALLERY) => MissingGallery::NoMatch,
+            Some(_) => MissingGallery::NotFound,
+        }
+    }
+
+    /// The face policy as the gRPC enum's value.
+    fn face_policy(&self) -> Result<i32, ApiError> {
+        let policy = match self
+            .face_policy
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("" | "single") => pb::FacePolicy::Single,
+            Some("largest") => pb::FacePolicy::Largest,
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "query parameter face_policy={} is not single or largest",
+                    echo(other)
+                )));
+            }
+        };
+        Ok(policy as i32)
     }
 }
 
@@ -136,6 +169,7 @@ pub async fn add(
             image: form.image(PHOTO),
             template_id: form.text(TEMPLATE_ID)?.unwrap_or_default(),
             gallery: query.gallery(),
+            face_policy: query.face_policy()?,
             check_liveness,
             check_deepfake,
             include_quality: query.quality()?,
@@ -161,7 +195,7 @@ pub async fn add(
         (status = 200, description = "Best match, or templateId null when none reaches the threshold", body = IdentifyEnvelope),
         (status = 400, description = "Engine error (codes 1-9, 100-115)", body = ErrorEnvelope),
         (status = 401, description = "Missing or wrong APP-ID / APP-KEY (code 130)", body = ErrorEnvelope),
-        (status = 404, description = "The gallery does not exist yet: nothing was added (code 113)", body = ErrorEnvelope),
+        (status = 404, description = "A gallery named by ?gallery= does not exist yet (code 113); the default gallery answers no match instead", body = ErrorEnvelope),
         (status = 429, description = "A model queue is full; retry later (code 120)", body = ErrorEnvelope),
     ),
     security(("app_id" = [], "app_key" = [])))]
@@ -179,12 +213,16 @@ pub async fn identify(
         let request = pb::IdentifyRequest {
             image: form.image(PHOTO),
             gallery: query.gallery(),
+            face_policy: query.face_policy()?,
             check_liveness,
             check_deepfake,
             include_quality: query.quality()?,
             ..Default::default()
         };
-        let found = state.engine.identify(&app.0, request).await?;
+        let found = state
+            .engine
+            .identify_in(&app.0, request, query.missing_gallery())
+            .await?;
         let best = found.matches.first();
         Ok(IdentifyEnvelope {
             transaction_id: found.transaction_id.clone(),
@@ -249,6 +287,7 @@ pub async fn verify(
             a: Some(a.unwrap_or_default()),
             b: Some(pb::FaceInput { source: b }),
             gallery: query.gallery(),
+            face_policy: query.face_policy()?,
             ..Default::default()
         };
         let verdict = state.engine.verify(&app.0, request).await?;

@@ -210,6 +210,11 @@ impl FaceBlock {
         };
         let liveness = check("liveness", analysis.liveness);
         let deepfake = check("deepfake", analysis.deepfake);
+        // The quality block's measures left out, under `quality.<measure>`, like the checks above.
+        for entry in analysis.quality.iter().flat_map(|q| &q.not_computed) {
+            let (what, why) = entry.split_once(": ").unwrap_or((entry, "not computed"));
+            unavailable.insert(format!("quality.{what}"), why.to_string());
+        }
         Some(FaceBlock {
             liveness,
             deepfake,

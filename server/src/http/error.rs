@@ -87,7 +87,7 @@ pub fn error_response(style: ErrorStyle, error: &ApiError) -> Response {
                 result: ErrorResult {
                     status: "error",
                     code: error.code as i32,
-                    info: error.info.clone(),
+                    info: error.bounded_info(),
                 },
             }),
         )
@@ -95,16 +95,19 @@ pub fn error_response(style: ErrorStyle, error: &ApiError) -> Response {
         ErrorStyle::Detail => (
             status,
             Json(DetailError {
-                detail: error.info.clone(),
+                detail: error.bounded_info(),
             }),
         )
             .into_response(),
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
-        // The queues drain in milliseconds; a second is a polite first back-off.
+        // Whole seconds (RFC 9110): the time the queue needs to drain below its budget, rounded up, at least 1.
+        let seconds = error
+            .retry_after
+            .map_or(1, |wait| wait.as_millis().div_ceil(1000).max(1) as u64);
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(

@@ -51,7 +51,8 @@ impl Form {
                 .map_err(|e| multipart_error(e.status(), e.body_text()))?;
             if form.fields.insert(name.clone(), bytes.to_vec()).is_some() {
                 return Err(ApiError::invalid(format!(
-                    "form field {name:?} is given more than once"
+                    "form field {} is given more than once",
+                    faceserve_engine::convert::echo(&name)
                 )));
             }
         }
@@ -99,7 +100,8 @@ pub fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
         Some("true" | "1" | "yes" | "on" | "") => Ok(true),
         Some("false" | "0" | "no" | "off") => Ok(false),
         Some(other) => Err(ApiError::invalid(format!(
-            "query parameter {name}={other:?} is not a boolean (true or false)"
+            "query parameter {name}={} is not a boolean (true or false)",
+            faceserve_engine::convert::echo(other)
         ))),
     }
 }

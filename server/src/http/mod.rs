@@ -5,8 +5,11 @@
 mod auth;
 mod compat;
 mod compat_body;
+mod deadline;
 pub mod error;
 mod form;
+#[cfg(test)]
+mod fuzz_tests;
 mod image_api;
 mod openapi;
 
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
@@ -28,6 +31,7 @@ use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::tls::TlsIdentity;
 use error::{ErrorStyle, error_response};
+use faceserve_engine::settings::LimitSettings;
 use faceserve_engine::{ApiError, Engine};
 
 /// What every handler needs.
@@ -37,6 +41,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// `None`: authentication off, every caller is the default application.
     pub auth: Option<Arc<Authenticator>>,
+    /// Photo limits per API and the request timeout.
+    pub limits: LimitSettings,
 }
 
 pub struct HttpOptions {
@@ -99,7 +105,12 @@ pub fn router(state: HttpState, body_limit: usize) -> (Router, utoipa::openapi::
             }),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            deadline::bounded,
+        ))
         .with_state(state);
     (router, doc)
 }
@@ -118,12 +129,23 @@ async fn health() -> Json<Health> {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    let error = ApiError::new(
-        faceserve_proto::v1::ErrorCode::InvalidArgument,
-        format!("no such endpoint: {} (see /openapi.json)", uri.path()),
-    );
+    let error = ApiError::invalid(format!(
+        "no such endpoint: {} (see /openapi.json)",
+        faceserve_engine::convert::echo(uri.path())
+    ));
     let mut response = error_response(ErrorStyle::of_path(uri.path()), &error);
     *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// A known path with another method (a GET of `/api/v1.0/add`): 405 with the API's error body.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let error = ApiError::invalid(format!(
+        "{method} is not allowed on {} (see /openapi.json)",
+        faceserve_engine::convert::echo(uri.path())
+    ));
+    let mut response = error_response(ErrorStyle::of_path(uri.path()), &error);
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
 }
 

@@ -45,6 +45,7 @@ pub fn default_pipeline_config() -> PipelineConfig {
         max_batch_size,
         max_queue_delay: Duration::ZERO,
         queue_capacity: 64,
+        max_queue_time: None,
         workers: 1,
         warm_up: false,
     };

@@ -5,9 +5,9 @@
 //! faces themselves. `verify-matcher` compares two templates of `template-extractor`. Errors answer the spec's
 //! `{"detail": "..."}`, e.g. `{"detail": "Failed to decode base64 string"}`.
 
-mod request;
+pub(super) mod request;
 mod response;
-mod template;
+pub(super) mod template;
 
 use std::time::Instant;
 
@@ -209,7 +209,8 @@ async fn serve(
     };
     let Some(name) = service_names().into_iter().find(|n| *n == service) else {
         let error = ApiError::invalid(format!(
-            "unknown service {service:?}; this server offers: {}",
+            "unknown service {}; this server offers: {}",
+            faceserve_engine::convert::echo(&service),
             service_names().join(", ")
         ));
         let mut response = error_response(ErrorStyle::Detail, &error);
@@ -258,16 +259,23 @@ async fn estimate(
         .iter()
         .map(|&i| face_region(i, &objects[i], version))
         .collect::<Result<Vec<_>, _>>()?;
+    // The second spec limits every service to 4.7 MB, and its liveness modules to 10 megapixels.
+    let limits = state
+        .limits
+        .image_api(service.estimators.contains(&E::Liveness));
     let estimated = state
         .engine
-        .estimate(pb::EstimateRequest {
-            image: request.image.map(|bytes| pb::Image {
-                source: Some(pb::image::Source::Encoded(bytes)),
-            }),
-            estimators: service.estimators.iter().map(|&e| e as i32).collect(),
-            faces,
-            include_landmarks_106: false,
-        })
+        .estimate_within(
+            pb::EstimateRequest {
+                image: request.image.map(|bytes| pb::Image {
+                    source: Some(pb::image::Source::Encoded(bytes)),
+                }),
+                estimators: service.estimators.iter().map(|&e| e as i32).collect(),
+                faces,
+                include_landmarks_106: false,
+            },
+            limits,
+        )
         .await?;
     let recognizer = state.engine.pipeline.recognizer_name();
     if service.estimators.contains(&E::BodyDetection) {

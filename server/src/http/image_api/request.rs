@@ -59,7 +59,8 @@ pub fn parse(version: Version, body: Value) -> Result<ImageRequest, ApiError> {
                 None | Some("IMAGE") => {}
                 Some(other) => {
                     return Err(ApiError::invalid(format!(
-                        "_image.format {other:?} is not supported: send an encoded JPEG or PNG as format IMAGE"
+                        "_image.format {} is not supported: send an encoded JPEG or PNG as format IMAGE",
+                        faceserve_engine::convert::echo(other)
                     )));
                 }
             }
