@@ -4,14 +4,16 @@
 //! - `utkface`: gender accuracy and age MAE (overall, under 18, from 18) on `utkface/labels.csv`;
 //! - `fer2013`: emotion accuracy and the confusion matrix on `fer2013/labels.csv`;
 //! - `mask`: faces judged masked on the masked-face photos and on unmasked photo sets;
-//! - `liveness`: the verdict on the three anti-spoofing samples and the share judged live on genuine photos;
-//! - `bodies`: persons found against labelled face counts.
+//! - `liveness`: the verdict on the three anti-spoofing samples and how the live faces of three other sets score;
+//! - `bodies`: persons found against people counted on labelled and group photos, and faces without a person.
 //!
 //! `--faces detect` (default) lets the server's detector find the face (photos where it finds none are counted as
 //! `no_face` and left out of the figures); `--faces whole` gives the whole photo as the face region, as a client
 //! holding face crops would. Each run ends with one line of `key=value` pairs.
 
+mod bodies;
 mod client;
+mod liveness;
 mod sets;
 
 use std::path::PathBuf;
@@ -50,6 +52,9 @@ pub struct AttributesArgs {
     /// Use every n-th labelled photo (1 = all).
     #[arg(long, default_value_t = 1)]
     pub every: usize,
+    /// utkface: also write each photo's labels and answer (estimated age, male probability) to this CSV file.
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
 }
 
 pub async fn run(args: AttributesArgs) -> anyhow::Result<()> {
@@ -65,10 +70,12 @@ pub async fn run(args: AttributesArgs) -> anyhow::Result<()> {
     );
     let client = client::Client::connect(&args.addr, args.faces).await?;
     match args.task {
-        Task::Utkface => sets::utkface(&client, &data, args.every.max(1)).await,
+        Task::Utkface => {
+            sets::utkface(&client, &data, args.every.max(1), args.answers.as_deref()).await
+        }
         Task::Fer2013 => sets::fer2013(&client, &data, args.every.max(1)).await,
         Task::Mask => sets::mask(&client, &data).await,
-        Task::Liveness => sets::liveness(&client, &data).await,
-        Task::Bodies => sets::bodies(&client, &data).await,
+        Task::Liveness => liveness::liveness(&client, &data).await,
+        Task::Bodies => bodies::bodies(&client, &data).await,
     }
 }

@@ -122,6 +122,21 @@ pub fn fetch_models(s: &EngineSettings) -> anyhow::Result<ModelFiles> {
     })
 }
 
+/// Makes sure the model file of every estimator the settings switch on is present and verified (fetched, converted
+/// when the manifest says so), for `faceserve fetch-models` and images built with it; `serve` leaves them to first
+/// use or `estimators.preload`.
+pub fn fetch_estimator_models(s: &EngineSettings) -> anyhow::Result<Vec<PathBuf>> {
+    let opts = s.fetch_options();
+    crate::estimators::configured_models(&s.estimators)?
+        .into_iter()
+        .map(|name| {
+            let path = fetch::ensure_model(&opts, name)?;
+            tracing::info!(model = name, path = %path.display(), "estimator model ready");
+            Ok(path)
+        })
+        .collect()
+}
+
 /// The ONNX Runtime environment with the configured execution provider (an error, never a CPU fallback).
 pub fn start_runtime(s: &RuntimeSettings, library: PathBuf) -> anyhow::Result<Runtime> {
     let provider = match s.execution_provider {

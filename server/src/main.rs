@@ -30,7 +30,8 @@ struct Cli {
 enum Command {
     /// Start the server (gRPC + Prometheus metrics).
     Serve(Overrides),
-    /// Fetch and verify the configured models and the ONNX Runtime library, then exit.
+    /// Fetch and verify the configured models (detector, recognizer, every switched-on estimator) and the ONNX
+    /// Runtime library, then exit.
     FetchModels(Overrides),
     /// Print the effective settings as TOML, then exit.
     Config(Overrides),

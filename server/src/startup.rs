@@ -11,9 +11,11 @@ use crate::config::Settings;
 use crate::grpc::{self, GrpcOptions, streams::StreamLimits};
 use crate::metrics::Metrics;
 
-/// Makes sure the configured models and the ONNX Runtime library are present and verified.
+/// Makes sure the configured detector, recognizer and estimator models and the ONNX Runtime library are present and
+/// verified.
 pub fn fetch_models(s: &Settings) -> anyhow::Result<()> {
-    faceserve_engine::start::fetch_models(&s.engine).map(drop)
+    faceserve_engine::start::fetch_models(&s.engine)?;
+    faceserve_engine::start::fetch_estimator_models(&s.engine).map(drop)
 }
 
 pub fn serve(s: Settings) -> anyhow::Result<()> {

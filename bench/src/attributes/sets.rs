@@ -10,7 +10,7 @@ use super::Faces;
 use super::client::{Answer, Client, main_face};
 
 /// Data rows of a CSV file with a header and no commas inside fields (the testdata label files).
-fn csv_rows(path: &Path) -> anyhow::Result<Vec<Vec<String>>> {
+pub(super) fn csv_rows(path: &Path) -> anyhow::Result<Vec<Vec<String>>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     Ok(text
@@ -26,7 +26,7 @@ fn csv_rows(path: &Path) -> anyhow::Result<Vec<Vec<String>>> {
 }
 
 /// The files of `dir` with an image extension, sorted.
-fn images_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn images_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -43,12 +43,18 @@ fn images_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn errors(answers: &[Answer]) -> usize {
+pub(super) fn errors(answers: &[Answer]) -> usize {
     answers.iter().filter(|a| main_face(a).is_none()).count()
 }
 
-/// Gender accuracy and age MAE (overall, under 18, from 18) on `utkface/labels.csv`.
-pub async fn utkface(client: &Client, data: &Path, every: usize) -> anyhow::Result<()> {
+/// Gender accuracy and age MAE, overall and split by the labelled age (under 18, from 18), on `utkface/labels.csv`;
+/// with `answers`, each photo's labels and answer are also written there as CSV.
+pub async fn utkface(
+    client: &Client,
+    data: &Path,
+    every: usize,
+    answers_csv: Option<&Path>,
+) -> anyhow::Result<()> {
     let rows: Vec<_> = csv_rows(&data.join("utkface/labels.csv"))?
         .into_iter()
         .step_by(every)
@@ -58,30 +64,53 @@ pub async fn utkface(client: &Client, data: &Path, every: usize) -> anyhow::Resu
         .map(|r| data.join("utkface").join(&r[0]))
         .collect();
     let answers = client.estimate(&paths, &[E::Age, E::Gender], None).await?;
-    let (mut right, mut judged) = (0usize, 0usize);
+    // Index 0: under 18, 1: adults.
+    let mut gender: [(usize, usize); 2] = Default::default();
     let mut abs_errors: [Vec<f32>; 2] = Default::default();
+    let mut csv = String::from("file,age,gender,estimated_age,male_probability\n");
     for (row, answer) in rows.iter().zip(&answers) {
         let Some(face) = main_face(answer) else {
             continue;
         };
-        let male = row[2] == "male";
+        let (truth, male) = (row[1].parse::<f32>()?, row[2] == "male");
+        let group = usize::from(truth >= 18.0);
+        let mut male_probability = None;
         if face.gender != pb::Gender::Unspecified as i32 {
-            judged += 1;
-            right += usize::from((face.gender == pb::Gender::Male as i32) == male);
+            let said_male = face.gender == pb::Gender::Male as i32;
+            gender[group].0 += usize::from(said_male == male);
+            gender[group].1 += 1;
+            male_probability = Some(match said_male {
+                true => face.gender_confidence,
+                false => 1.0 - face.gender_confidence,
+            });
         }
         if let Some(age) = face.age {
-            let truth: f32 = row[1].parse()?;
-            abs_errors[usize::from(truth >= 18.0)].push((age - truth).abs());
+            abs_errors[group].push((age - truth).abs());
         }
+        let text = |v: Option<f32>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+        csv += &format!(
+            "{},{},{},{},{}\n",
+            row[0],
+            row[1],
+            row[2],
+            text(face.age),
+            text(male_probability)
+        );
+    }
+    if let Some(path) = answers_csv {
+        std::fs::write(path, csv).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let accuracy = |(right, judged): (usize, usize)| right as f64 / judged.max(1) as f64;
     let all: Vec<f32> = abs_errors.concat();
     println!(
-        "utkface photos={} no_face={} gender_accuracy={:.4} age_mae={:.2} age_mae_under18={:.2} age_mae_adult={:.2} \
-         (n={} / {})",
+        "utkface photos={} no_face={} gender_accuracy={:.4} gender_accuracy_under18={:.4} \
+         gender_accuracy_adult={:.4} age_mae={:.2} age_mae_under18={:.2} age_mae_adult={:.2} (n={} / {})",
         rows.len(),
         errors(&answers),
-        right as f64 / judged.max(1) as f64,
+        accuracy((gender[0].0 + gender[1].0, gender[0].1 + gender[1].1)),
+        accuracy(gender[0]),
+        accuracy(gender[1]),
         mean(&all),
         mean(&abs_errors[0]),
         mean(&abs_errors[1]),
@@ -170,97 +199,5 @@ pub async fn mask(client: &Client, data: &Path) -> anyhow::Result<()> {
         line += &format!(" {name}_faces={faces} {name}_masked={masked}");
     }
     println!("{line}");
-    Ok(())
-}
-
-/// The verdict on the three anti-spoofing samples, and the share of genuine photos judged live.
-pub async fn liveness(client: &Client, data: &Path) -> anyhow::Result<()> {
-    let samples = images_in(&data.join("antispoof_minivision_samples"))?;
-    let answers = client
-        .estimate(&samples, &[E::Liveness], Some(Faces::Detect))
-        .await?;
-    let mut line = String::from("liveness");
-    for (path, answer) in samples.iter().zip(&answers) {
-        let live = main_face(answer).and_then(|f| f.liveness.clone());
-        let name = path.file_stem().unwrap_or_default().to_string_lossy();
-        match live {
-            Some(l) => line += &format!(" {name}={:.3}/{}", l.confidence, verdict(l.value)),
-            None => line += &format!(" {name}=error:{:?}", answer.as_ref().err()),
-        }
-    }
-    let genuine = images_in(&data.join("compreface_samples"))?;
-    let answers = client
-        .estimate(&genuine, &[E::Liveness], Some(Faces::Detect))
-        .await?;
-    let (mut live, mut faces) = (0usize, 0usize);
-    for a in answers.iter().flatten() {
-        for f in &a.faces {
-            faces += 1;
-            live += usize::from(
-                f.liveness
-                    .as_ref()
-                    .is_some_and(|l| l.value == pb::LivenessValue::Real as i32),
-            );
-        }
-    }
-    println!("{line} compreface_faces={faces} compreface_real={live}");
-    Ok(())
-}
-
-fn verdict(value: i32) -> &'static str {
-    match pb::LivenessValue::try_from(value) {
-        Ok(pb::LivenessValue::Real) => "REAL",
-        Ok(pb::LivenessValue::Fake) => "FAKE",
-        _ => "?",
-    }
-}
-
-/// Persons found per photo against the labelled face count (compreface) or the detector's face count (crowd photos,
-/// which have no labels).
-pub async fn bodies(client: &Client, data: &Path) -> anyhow::Result<()> {
-    let mut line = String::from("bodies");
-    let compreface = data.join("compreface_samples");
-    let rows = csv_rows(&compreface.join("annotations.csv"))?;
-    let paths: Vec<_> = rows.iter().map(|r| compreface.join(&r[0])).collect();
-    let wanted = [E::BodyDetection, E::FaceDetection];
-    let answers = client
-        .estimate(&paths, &wanted, Some(Faces::Detect))
-        .await?;
-    let (mut labelled, mut persons, mut exact) = (0usize, 0usize, 0usize);
-    for (row, answer) in rows.iter().zip(&answers) {
-        let faces: usize = row[1].parse()?;
-        let Ok(a) = answer else {
-            println!("{}: {:?}", row[0], answer.as_ref().err());
-            continue;
-        };
-        let found = a.bodies.len();
-        println!("{}: {found} persons, {faces} labelled faces", row[0]);
-        labelled += faces;
-        persons += found;
-        exact += usize::from(found == faces);
-    }
-    line += &format!(
-        " compreface_photos={} labelled_faces={labelled} persons={persons} photos_exact={exact}",
-        rows.len()
-    );
-    let crowd = images_in(&data.join("ultraface_crowd_imgs/imgs"))?;
-    let answers = client
-        .estimate(&crowd, &wanted, Some(Faces::Detect))
-        .await?;
-    let (mut faces, mut persons) = (0usize, 0usize);
-    for (path, answer) in crowd.iter().zip(&answers) {
-        let Ok(a) = answer else {
-            println!("{}: {:?}", path.display(), answer.as_ref().err());
-            continue;
-        };
-        let (f, p) = (a.faces.len(), a.bodies.len());
-        println!("{}: {p} persons, {f} faces detected", path.display());
-        faces += f;
-        persons += p;
-    }
-    println!(
-        "{line} crowd_photos={} crowd_faces={faces} crowd_persons={persons}",
-        crowd.len()
-    );
     Ok(())
 }

@@ -206,6 +206,37 @@ impl EstimatorModels {
     }
 }
 
+/// The estimator model files the settings use: each switched-on estimator's model (configured, else the
+/// registry's default) and the companion that runs with it, each once, in [`Capability::ALL`] order. A name that is
+/// not a model of its estimator is a configuration error, as at start-up.
+pub fn configured_models(settings: &EstimatorSettings) -> anyhow::Result<Vec<&'static str>> {
+    let mut names = Vec::new();
+    for capability in Capability::ALL {
+        let Some(name) = settings
+            .of(capability)
+            .model_or(capability.default_model())
+        else {
+            continue;
+        };
+        let row = registry::find(name)
+            .filter(|row| row.serves.contains(&capability))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "estimators.{}.model: {name:?} is not a {} model faceserve can run (choose from {})",
+                    capability.name(),
+                    capability.name(),
+                    registry::models_for(capability).join(", ")
+                )
+            })?;
+        for name in std::iter::once(row.name).chain(row.companion) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// What every slot needs to find and start its model.
 struct Context<'a> {
     settings: &'a EstimatorSettings,
@@ -325,5 +356,28 @@ impl Context<'_> {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_models_are_every_default_with_its_companion_unless_switched_off() {
+        let mut settings = EstimatorSettings::default();
+        let defaults = configured_models(&settings).unwrap();
+        for capability in Capability::ALL {
+            assert!(defaults.contains(&capability.default_model()), "{capability:?}");
+        }
+        assert!(defaults.contains(&"mp_face_blendshapes"), "{defaults:?}");
+        settings.eyes.model = Some(String::new());
+        settings.gender.model = Some("human_faceres".into());
+        settings.age.model = Some("human_faceres".into());
+        let chosen = configured_models(&settings).unwrap();
+        assert!(!chosen.contains(&"mp_face_landmarks_detector") && !chosen.contains(&"mp_face_blendshapes"));
+        assert_eq!(chosen.iter().filter(|&&n| n == "human_faceres").count(), 1);
+        settings.body.model = Some("dlib_age_v1".into());
+        assert!(configured_models(&settings).is_err());
     }
 }

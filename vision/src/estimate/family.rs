@@ -38,4 +38,6 @@ pub enum EstimatorFamily {
     Blendshapes,
     /// YOLOX-Nano on COCO: persons.
     YoloxBody,
+    /// MediaPipe's BlazePose detector: persons, their extent from the hip and scale keypoints.
+    BlazePoseBody,
 }

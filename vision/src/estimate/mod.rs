@@ -5,6 +5,7 @@
 //! [`image_quality`].
 
 pub mod age_gender;
+pub mod blazepose;
 pub mod body;
 pub mod emotion;
 pub mod eyes;

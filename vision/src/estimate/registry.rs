@@ -10,6 +10,7 @@ use image::RgbImage;
 
 use super::FaceJob;
 use super::age_gender::{AgeGender, AgeGenderEstimator};
+use super::blazepose::BlazePoseEstimator;
 use super::body::{BodyEstimator, Person};
 use super::emotion::{EmotionEstimator, Emotions};
 use super::eyes::{BlendshapeEstimator, FaceMesh, MeshEstimator};
@@ -73,13 +74,16 @@ impl Capability {
             Self::Age => "dlib_age_v1",
             Self::Gender => "dlib_gender_v1",
             Self::Emotion => "human_emotion",
-            Self::Liveness => "AntiSpoofing_bin_1.5_128",
+            // The MiniFASNet models are mirror-only (GitHub) and evaluation-only; human_antispoof (npm, MIT package)
+            // is the registry model that ranks the three samples right, though it judges both spoofs live.
+            Self::Liveness => "human_antispoof",
             // The MobileNetV2 classifier found 103 of 174 masked faces against 74 for the masked-face detector.
             Self::Mask => "face_mask_mobilenetv2",
             Self::Keypoints => "2d106det",
             Self::Pose => "3ddfa_v2_mb1_120x120",
             Self::Eyes => "mp_face_landmarks_detector",
-            Self::Body => "yolox_nano",
+            // yolox_nano finds about three times as many people but is mirror-only (GitHub).
+            Self::Body => "mp_pose_detection",
         }
     }
 }
@@ -245,6 +249,12 @@ pub const ROWS: &[Row] = &[
         &[C::Body],
         Loader::Body(load::<BodyEstimator>),
     ),
+    row(
+        "mp_pose_detection",
+        F::BlazePoseBody,
+        &[C::Body],
+        Loader::Body(load::<BlazePoseEstimator>),
+    ),
 ];
 
 /// The row of model `name`.
@@ -280,6 +290,14 @@ mod tests {
         for capability in Capability::ALL {
             let default = find(capability.default_model()).expect("default model has a row");
             assert!(default.serves.contains(&capability), "{capability:?}");
+            // A fresh machine has no mirror: every default (and its companion) must come from a package registry.
+            for name in std::iter::once(default.name).chain(default.companion) {
+                let source = &manifest.get(name).unwrap().source;
+                assert!(
+                    !matches!(source, faceserve_models::manifest::Source::MirrorOnly { .. }),
+                    "the default {name} of {capability:?} is mirror-only"
+                );
+            }
         }
         assert!(find("w600k_mbf").is_none());
         let faceres = find("human_faceres").unwrap();
