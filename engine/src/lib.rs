@@ -15,6 +15,7 @@ pub mod index_settings;
 mod matching;
 pub mod settings;
 pub mod start;
+pub mod template;
 
 use std::sync::Arc;
 

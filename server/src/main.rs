@@ -3,6 +3,7 @@
 
 mod apps;
 mod auth;
+mod client;
 mod config;
 mod grpc;
 mod http;
@@ -36,6 +37,8 @@ enum Command {
     Config(Overrides),
     /// Manage the applications allowed to call the server and their keys (works while a server runs).
     Apps(apps::cli::AppsCommand),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +54,7 @@ fn main() -> std::process::ExitCode {
         }),
         Command::Config(o) => o.resolve().map(|s| print!("{}", s.to_toml())),
         Command::Apps(command) => apps::cli::run(command),
+        Command::Client(command) => client::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

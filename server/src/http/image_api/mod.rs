@@ -7,7 +7,7 @@
 
 mod request;
 mod response;
-mod template;
+use faceserve_engine::template;
 
 use std::time::Instant;
 
