@@ -1,4 +1,4 @@
-"""Import cycles between the files of each crate: edges from `use crate::...` / `use super::...` / `use self::...`
+"""Fails when the files of a crate import each other in a cycle (run by .ci/run). Edges: edges from `use crate::...` / `use super::...` / `use self::...`
 to the file that defines the first path segment it reaches (re-exports in a module's mod.rs/lib.rs followed)."""
 import os, re, sys
 from collections import defaultdict
@@ -89,5 +89,13 @@ def main(crate_src):
         print(crate_src, ' -> '.join('/'.join(x) or 'lib' for x in c))
     return len(cycles)
 
-n = sum(main(s) for s in sys.argv[1:])
-print(f'{n} cycles')
+def members():
+    import tomllib
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+    with open(os.path.join(root, 'Cargo.toml'), 'rb') as f:
+        names = tomllib.load(f)['workspace']['members']
+    return [os.path.join(root, m, 'src') for m in names]
+
+n = sum(main(s) for s in (sys.argv[1:] or members()))
+print(f'{n} import cycles between files')
+sys.exit(1 if n else 0)

@@ -2,7 +2,7 @@
 
 use faceserve_index::embedding::validate_embedding;
 use faceserve_index::simd::dot;
-use faceserve_index::{GalleryError, NewTemplate};
+use faceserve_index::{FaceGeometry, GalleryError, NewTemplate};
 use faceserve_proto::v1 as pb;
 use faceserve_vision::pipeline::FacePolicy;
 
@@ -23,31 +23,43 @@ pub enum MissingGallery {
 }
 
 impl Engine {
-    pub async fn add(&self, app: &str, req: pb::AddRequest) -> Result<pb::AddResponse, ApiError> {
+    /// Enrols the face of a photo, or a template made before (no model runs then).
+    pub async fn add(
+        &self,
+        app: &str,
+        mut req: pb::AddRequest,
+    ) -> Result<pb::AddResponse, ApiError> {
         let gallery = gallery_name(&req.gallery)?;
         let id = convert::optional_template_id(&req.template_id)?;
-        let metadata = convert::metadata(req.metadata)?;
+        let metadata = convert::metadata(std::mem::take(&mut req.metadata))?;
         let policy = convert::face_policy(req.face_policy)?;
-        let face = self
-            .pipeline
-            .embed_one_face(convert::owned_image(req.image)?, policy)
-            .await?;
-        let analysis = self
-            .face_analysis(
-                &face,
-                AnalysisOptions {
+        let (embedding, face, analysis) = match given_template(&mut req)? {
+            Some(template) => (
+                self.client_template(template)?,
+                FaceGeometry::default(),
+                None,
+            ),
+            None => {
+                let face = self
+                    .pipeline
+                    .embed_one_face(convert::owned_image(req.image)?, policy)
+                    .await?;
+                let options = AnalysisOptions {
                     liveness: req.check_liveness,
                     deepfake: req.check_deepfake,
                     quality: req.include_quality,
-                },
-            )
-            .await?;
+                };
+                let analysis = self.face_analysis(&face, options).await?;
+                let geometry = convert::geometry(&face.face);
+                (face.embedding.vector, geometry, Some(analysis))
+            }
+        };
         let template = NewTemplate {
             app: app.to_string(),
             gallery: gallery.clone(),
             id,
-            embedding: face.embedding.vector,
-            face: convert::geometry(&face.face),
+            embedding,
+            face,
             metadata,
             replace: req.replace,
         };
@@ -57,7 +69,7 @@ impl Engine {
             transaction_id: convert::transaction_id(),
             template_id: record.id.to_string(),
             gallery,
-            face: Some(analysis),
+            face: analysis,
         })
     }
 
@@ -234,4 +246,30 @@ impl Engine {
             self.pipeline.dimension(),
         )?)
     }
+}
+
+/// The template an `Add` gives instead of a photo, if any: exactly one source, and the photo-only checks refused.
+fn given_template(req: &mut pb::AddRequest) -> Result<Option<pb::Template>, ApiError> {
+    let bytes = std::mem::take(&mut req.template_bytes);
+    let template = match (req.template.take(), bytes.is_empty()) {
+        (None, true) => return Ok(None),
+        (Some(_), false) => {
+            return Err(ApiError::invalid(
+                "give one of image, template and template_bytes",
+            ));
+        }
+        (Some(template), true) => template,
+        (None, false) => crate::template::decode(&bytes)?,
+    };
+    if req.image.is_some() {
+        return Err(ApiError::invalid(
+            "give one of image, template and template_bytes",
+        ));
+    }
+    if req.check_liveness || req.check_deepfake || req.include_quality {
+        return Err(ApiError::invalid(
+            "check_liveness, check_deepfake and include_quality need a photo, not a template",
+        ));
+    }
+    Ok(Some(template))
 }

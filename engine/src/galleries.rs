@@ -59,7 +59,7 @@ impl Engine {
         Ok(pb::ListTemplatesResponse {
             templates: records
                 .into_iter()
-                .map(|r| template_record(r, false))
+                .map(|r| template_record(r, req.include_embeddings))
                 .collect(),
             next_page_token: next.unwrap_or_default(),
         })

@@ -17,6 +17,7 @@ mod replication;
 pub mod settings;
 pub mod start;
 pub mod store_settings;
+pub mod template;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 
 mod apps;
 mod auth;
+mod client;
 mod config;
 mod grpc;
 mod http;
@@ -37,6 +38,8 @@ enum Command {
     Config(Overrides),
     /// Manage the applications allowed to call the server and their keys (works while a server runs).
     Apps(apps::cli::AppsCommand),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         }),
         Command::Config(o) => o.resolve().map(|s| print!("{}", s.to_toml())),
         Command::Apps(command) => apps::cli::run(command),
+        Command::Client(command) => client::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::form::{Form, PHOTO, TEMPLATE_ID};
 use super::image_api::request::{self, Version};
-use super::image_api::template;
+use faceserve_engine::template;
 
 const BOUNDARY: &str = "fuzzboundary";
 

@@ -29,6 +29,33 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// One server on a fresh data folder for the whole test binary, started by the first test that asks and
+    /// killed when the binary exits: test files whose tests need no server of their own share it, so the models
+    /// load once per file.
+    pub async fn shared(extra_args: &[&str]) -> &'static TestServer {
+        static SERVER: tokio::sync::OnceCell<TestServer> = tokio::sync::OnceCell::const_new();
+        static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+        extern "C" fn kill_shared() {
+            let pid = PID.load(std::sync::atomic::Ordering::SeqCst);
+            if pid > 0 {
+                // SAFETY: kill(2) on the child this binary started; no memory is touched.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        SERVER
+            .get_or_init(|| async {
+                let server = Self::start(extra_args).await;
+                PID.store(
+                    server.child.id() as i32,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                // SAFETY: registers a plain function to run at exit; it only calls kill(2).
+                unsafe { libc::atexit(kill_shared) };
+                server
+            })
+            .await
+    }
+
     /// Starts a server on a fresh data folder.
     pub async fn start(extra_args: &[&str]) -> TestServer {
         let tmp = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 
 pub(super) mod request;
 mod response;
-pub(super) mod template;
+use faceserve_engine::template;
 
 use std::time::Instant;
 

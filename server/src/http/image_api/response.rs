@@ -7,7 +7,7 @@ use faceserve_proto::v1 as pb;
 use serde_json::{Map, Value, json};
 
 use super::request::{Version, encode_base64};
-use super::template;
+use faceserve_engine::template;
 
 type Object = Map<String, Value>;
 

@@ -6,7 +6,7 @@
 
 use faceserve_proto::v1 as pb;
 
-use faceserve_engine::ApiError;
+use crate::ApiError;
 
 const MAGIC: &[u8; 4] = b"FST1";
 
