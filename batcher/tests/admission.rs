@@ -73,7 +73,10 @@ async fn a_queue_over_its_time_budget_refuses_at_once() {
     assert_eq!(harness.observer.over_budget.load(Ordering::Relaxed), 1);
     assert_eq!(harness.observer.rejected.load(Ordering::Relaxed), 0);
     // Asking first, without queueing, gives the same answer (and counts it).
-    assert!(matches!(harness.batcher.admits(), Err(BatchError::OverBudget { .. })));
+    assert!(matches!(
+        harness.batcher.admits(),
+        Err(BatchError::OverBudget { .. })
+    ));
     assert_eq!(harness.observer.over_budget.load(Ordering::Relaxed), 2);
 
     gate.open();

@@ -44,7 +44,9 @@ pub struct CrashArgs {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
@@ -53,7 +55,10 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
         None => std::env::current_exe()?.with_file_name("faceserve"),
     };
     let scratch = tempfile_dir()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| scratch.join("data"));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| scratch.join("data"));
     let command = ServerCommand {
         binary,
         data_dir,
@@ -112,7 +117,10 @@ pub async fn run(args: CrashArgs) -> anyhow::Result<()> {
         total(|r| r.acknowledged_deletes),
         total(|r| r.in_doubt),
         restarts.first().copied().unwrap_or(f64::NAN),
-        restarts.get(restarts.len() / 2).copied().unwrap_or(f64::NAN),
+        restarts
+            .get(restarts.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN),
         restarts.last().copied().unwrap_or(f64::NAN),
     );
     anyhow::ensure!(

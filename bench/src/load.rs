@@ -141,7 +141,9 @@ async fn detect_loop(
         let started = Instant::now();
         let sent = frames.send(frame).await.is_ok();
         let (outcome, faces) = match answers.message().await {
-            Ok(Some(answer)) if sent && answer.error.is_none() => (Outcome::Answered, answer.faces.len()),
+            Ok(Some(answer)) if sent && answer.error.is_none() => {
+                (Outcome::Answered, answer.faces.len())
+            }
             _ => (Outcome::Failed, 0),
         };
         samples.push(Sample {
@@ -179,8 +181,12 @@ async fn open_loop(
             });
             continue;
         };
-        let (mut client, photos, done, rpc) =
-            (clients[i % clients.len()].clone(), photos.clone(), done.clone(), args.rpc);
+        let (mut client, photos, done, rpc) = (
+            clients[i % clients.len()].clone(),
+            photos.clone(),
+            done.clone(),
+            args.rpc,
+        );
         tokio::spawn(async move {
             let sample = request::send(&mut client, rpc, &photos, i, deadline).await;
             let _ = done.send(sample);

@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::estimators::EstimatorModels;
 use crate::index_settings::IndexSettings;
-use crate::store_settings::StoreSettings;
 use crate::settings::{
     DetectorSettings, EstimatorSettings, LimitSettings, MatchingSettings, ProviderKind,
     RecognizerSettings, RuntimeSettings,
 };
+use crate::store_settings::StoreSettings;
 use crate::{Engine, Matching};
 
 /// Everything the engine is built from.

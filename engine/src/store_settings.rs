@@ -139,6 +139,9 @@ mod tests {
             super::mask_password("postgres://fs:s3cr@t@db:5432/g?sslmode=require"),
             "postgres://fs:***@db:5432/g?sslmode=require"
         );
-        assert_eq!(super::mask_password("postgres://fs@db/g"), "postgres://fs@db/g");
+        assert_eq!(
+            super::mask_password("postgres://fs@db/g"),
+            "postgres://fs@db/g"
+        );
     }
 }

@@ -53,7 +53,9 @@ impl FeedGauges {
     fn register(registry: &Registry) -> Self {
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
             g
         };
         let since_contact = Gauge::new(
@@ -104,7 +106,8 @@ impl FeedGauges {
             .set(status.since_contact.map_or(f64::NAN, |d| d.as_secs_f64()));
         let counted = self.from_memory.get();
         if status.answered_from_memory > counted {
-            self.from_memory.inc_by(status.answered_from_memory - counted);
+            self.from_memory
+                .inc_by(status.answered_from_memory - counted);
         }
     }
 }
@@ -273,10 +276,7 @@ impl Metrics {
     }
 
     /// Shows a shared store's change feed (the stale gauge and its companions) from `status` when scraped.
-    pub fn watch_feed_with(
-        &self,
-        status: impl Fn() -> Option<FeedStatus> + Send + Sync + 'static,
-    ) {
+    pub fn watch_feed_with(&self, status: impl Fn() -> Option<FeedStatus> + Send + Sync + 'static) {
         let _ = self.feed_status.set(Box::new(status));
     }
 

@@ -25,24 +25,38 @@ async fn acknowledged_writes_survive_kill_9() {
         metrics_port: free_port(),
     };
     let photos = Arc::new(
-        ["amy/amy1.png", "raj/raj1.png", "sheldon/sheldon1.png", "leonard/leonard1.png"]
-            .iter()
-            .map(|name| photo(&format!("faceapi_js_images/examples/images/{name}")))
-            .collect::<Vec<_>>(),
+        [
+            "amy/amy1.png",
+            "raj/raj1.png",
+            "sheldon/sheldon1.png",
+            "leonard/leonard1.png",
+        ]
+        .iter()
+        .map(|name| photo(&format!("faceapi_js_images/examples/images/{name}")))
+        .collect::<Vec<_>>(),
     );
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let (mut server, _) = command.start().await.unwrap();
     let mut acknowledged = 0;
     for kill_after in [Duration::from_millis(2_500), Duration::from_millis(1_700)] {
-        let (restarted, report) =
-            run_trial(&command, server, photos.clone(), ledger.clone(), 4, kill_after)
-                .await
-                .unwrap();
+        let (restarted, report) = run_trial(
+            &command,
+            server,
+            photos.clone(),
+            ledger.clone(),
+            4,
+            kill_after,
+        )
+        .await
+        .unwrap();
         server = restarted;
         assert_eq!((report.lost, report.resurrected), (0, 0), "{report:?}");
         acknowledged += report.acknowledged_adds;
     }
     assert!(acknowledged > 0, "the clients enrolled nothing");
     let book = ledger.lock();
-    assert!(book.in_doubt.is_empty(), "every write in doubt was resolved");
+    assert!(
+        book.in_doubt.is_empty(),
+        "every write in doubt was resolved"
+    );
 }

@@ -66,7 +66,10 @@ async fn long_values_are_echoed_cut_with_their_error_detail() {
     assert_eq!(answer.status, 400, "{}", answer.text);
     assert_eq!(answer.body["result"]["code"], 110);
     let info = answer.body["result"]["info"].as_str().unwrap();
-    assert!(info.len() < 300 && info.contains("(6000 characters)"), "{info}");
+    assert!(
+        info.len() < 300 && info.contains("(6000 characters)"),
+        "{info}"
+    );
 }
 
 #[tokio::test]
@@ -108,8 +111,16 @@ async fn template_ids_have_one_spelling() {
             })
             .await
             .unwrap_err();
-        assert_eq!(engine_code(&status), ErrorCode::InvalidArgument, "{spelling}");
-        assert!(detail(&status).info.contains(&id), "{}", detail(&status).info);
+        assert_eq!(
+            engine_code(&status),
+            ErrorCode::InvalidArgument,
+            "{spelling}"
+        );
+        assert!(
+            detail(&status).info.contains(&id),
+            "{}",
+            detail(&status).info
+        );
     }
     let added = client
         .add(pb::AddRequest {
@@ -120,7 +131,10 @@ async fn template_ids_have_one_spelling() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(added.template_id, id, "the caller's canonical id is kept as sent");
+    assert_eq!(
+        added.template_id, id,
+        "the caller's canonical id is kept as sent"
+    );
 
     let answer = curl(&[
         "-X",
@@ -191,11 +205,21 @@ async fn identify_checks_the_photo_first_and_the_default_gallery_starts_empty() 
         &format!("photo=@{}", path(AMY1)),
     ]);
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.body["result"]["templateId"].is_null(), "{}", answer.text);
+    assert!(
+        answer.body["result"]["templateId"].is_null(),
+        "{}",
+        answer.text
+    );
     assert_eq!(answer.body["result"]["matched"], false);
     assert!(answer.body["result"]["face"]["box"]["w"].as_i64().unwrap() > 32);
     // A photo-less identify is error 1 there too.
-    let answer = curl(&["-X", "POST", &format!("{base}/api/v1.0/identify"), "-F", "x=y"]);
+    let answer = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/api/v1.0/identify"),
+        "-F",
+        "x=y",
+    ]);
     assert_eq!(answer.body["result"]["code"], 1, "{}", answer.text);
 }
 
@@ -213,7 +237,9 @@ async fn the_quality_block_says_why_distortion_is_absent() {
     let face = &answer.body["result"]["face"];
     assert!(face["quality"].is_object(), "{}", answer.text);
     assert!(face["quality"].get("distortion").is_none());
-    let why = face["unavailable"]["quality.distortion"].as_str().unwrap_or_default();
+    let why = face["unavailable"]["quality.distortion"]
+        .as_str()
+        .unwrap_or_default();
     assert!(why.contains("distortion"), "{}", answer.text);
 }
 
@@ -251,7 +277,10 @@ async fn phone_photos_pass_where_the_specs_do_not_limit_them() {
     );
     assert_eq!(liveness.status, 400, "{}", liveness.text);
     assert!(
-        liveness.body["detail"].as_str().unwrap().contains("over the limit of 10000000 pixels"),
+        liveness.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 10000000 pixels"),
         "{}",
         liveness.text
     );

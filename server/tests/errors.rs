@@ -122,7 +122,11 @@ async fn limits_and_arguments_are_refused_precisely() {
     let invalid = Code::InvalidArgument;
 
     // A decompression bomb of 3.6 gigapixels: refused from the header, over gRPC's 50 megapixels.
-    let status = add_error(&server, encoded(faceserve_testkit::bomb_png(60_000, 60_000))).await;
+    let status = add_error(
+        &server,
+        encoded(faceserve_testkit::bomb_png(60_000, 60_000)),
+    )
+    .await;
     assert_error(
         &status,
         invalid,

@@ -149,10 +149,7 @@ async fn liveness_is_reported_as_experimental() {
         .await
         .unwrap();
     let l = answer.faces[0].liveness.as_ref().unwrap();
-    assert!(
-        l.experimental && l.model == "AntiSpoofing_bin_1.5_128",
-        "{l:?}"
-    );
+    assert!(l.experimental && l.model == "human_antispoof", "{l:?}");
     assert!((0.0..=1.0).contains(&l.confidence) && l.threshold == 0.5);
     let expected = if l.confidence >= 0.5 {
         pb::LivenessValue::Real

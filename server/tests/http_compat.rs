@@ -248,7 +248,10 @@ async fn every_engine_error_in_the_specs_error_body() {
         ),
         (
             "",
-            photo(&write("bomb.png", &faceserve_testkit::bomb_png(60_000, 60_000))),
+            photo(&write(
+                "bomb.png",
+                &faceserve_testkit::bomb_png(60_000, 60_000),
+            )),
             400,
             101,
             "image is 60000x60000 pixels",

@@ -51,7 +51,10 @@ async fn burst(
             if let Some(timeout) = timeout {
                 request.set_timeout(timeout);
             }
-            client.identify(request).await.map(tonic::Response::into_inner)
+            client
+                .identify(request)
+                .await
+                .map(tonic::Response::into_inner)
         }
     });
     futures::future::join_all(calls).await
@@ -60,7 +63,8 @@ async fn burst(
 #[tokio::test]
 async fn calls_whose_deadline_passes_in_the_queue_never_reach_the_model() {
     // One detection at a time and no time budget: only the deadlines bound the wait.
-    let server = TestServer::start(&["--detector-max-batch", "1", "--detector-max-queue-ms", "0"]).await;
+    let server =
+        TestServer::start(&["--detector-max-batch", "1", "--detector-max-queue-ms", "0"]).await;
     let add = pb::AddRequest {
         image: encoded(photo(AMY1)),
         ..Default::default()
@@ -68,7 +72,10 @@ async fn calls_whose_deadline_passes_in_the_queue_never_reach_the_model() {
     server.client().await.add(add).await.unwrap();
     let outcomes = burst(&server, 32, Some(Duration::from_millis(250))).await;
     let expired: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
-    assert!(!expired.is_empty(), "32 detections at once do not fit in 250 ms");
+    assert!(
+        !expired.is_empty(),
+        "32 detections at once do not fit in 250 ms"
+    );
     let mut with_detail = 0;
     for status in &expired {
         assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
@@ -78,12 +85,21 @@ async fn calls_whose_deadline_passes_in_the_queue_never_reach_the_model() {
             with_detail += 1;
         }
     }
-    assert!(with_detail > 0, "the server answered the expired calls itself");
-    let expired_in_queue = metric(&server, "faceserve_expired_requests_total{model=\"detector\"}");
+    assert!(
+        with_detail > 0,
+        "the server answered the expired calls itself"
+    );
+    let expired_in_queue = metric(
+        &server,
+        "faceserve_expired_requests_total{model=\"detector\"}",
+    );
     assert!(expired_in_queue >= 1.0, "{expired_in_queue}");
     // The add, the answered identifies, and nothing of the expired ones, ran through the detector (each photo
     // runs once; a miss at full scale would run again at half scale, which amy1 does not need).
-    let detected = metric(&server, "faceserve_inference_items_total{model=\"detector\"}");
+    let detected = metric(
+        &server,
+        "faceserve_inference_items_total{model=\"detector\"}",
+    );
     let answered = outcomes.iter().filter(|o| o.is_ok()).count() as f64;
     assert!(
         detected < 1.0 + 32.0 && detected >= 1.0 + answered,
@@ -91,15 +107,12 @@ async fn calls_whose_deadline_passes_in_the_queue_never_reach_the_model() {
     );
 }
 
-#[tokio::test]
+// Multi-threaded: curl blocks the test's thread, and the gRPC load must go on meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_over_its_time_budget_answers_resource_exhausted_at_once() {
-    let (server, base) = http_support::start_http(&[
-        "--detector-max-batch",
-        "1",
-        "--detector-max-queue-ms",
-        "50",
-    ])
-    .await;
+    let (server, base) =
+        http_support::start_http(&["--detector-max-batch", "1", "--detector-max-queue-ms", "50"])
+            .await;
     // The first detection measures the service time the admission estimates with.
     let add = pb::AddRequest {
         image: encoded(photo(AMY1)),
@@ -112,32 +125,42 @@ async fn a_queue_over_its_time_budget_answers_resource_exhausted_at_once() {
         .filter_map(|o| o.as_ref().err())
         .filter(|s| s.code() == Code::ResourceExhausted)
         .collect();
-    assert!(!refused.is_empty(), "32 detections at once exceed a 50 ms budget");
+    assert!(
+        !refused.is_empty(),
+        "32 detections at once exceed a 50 ms budget"
+    );
     for status in &refused {
         let detail = faceserve_proto::error_detail_from_status(status).unwrap();
         assert_eq!(detail.code(), ErrorCode::Overloaded, "{status:?}");
         assert!(detail.info.contains("budget 50 ms"), "{}", detail.info);
         assert!(faceserve_proto::retry_delay_from_status(status).is_some());
     }
-    let counted = metric(&server, "faceserve_budget_rejected_requests_total{model=\"detector\"}");
+    let counted = metric(
+        &server,
+        "faceserve_budget_rejected_requests_total{model=\"detector\"}",
+    );
     assert!(counted >= refused.len() as f64, "{counted}");
 
-    // Over HTTP: 429 with the spec's body and Retry-After, while gRPC calls keep the queue over its budget.
+    // Over HTTP: 429 with the spec's body and Retry-After, while waves of gRPC calls keep the queue over its budget
+    // (refused calls leave the queue at once, so one wave alone may drain before curl asks).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = tokio::spawn({
         let server_addr = server.grpc_addr.clone();
+        let stop = stop.clone();
         async move {
             let channel = tonic::transport::Channel::from_shared(format!("http://{server_addr}"))
                 .unwrap()
                 .connect()
                 .await
                 .unwrap();
-            let client =
-                pb::face_service_client::FaceServiceClient::new(channel);
-            let calls = (0..64).map(|_| {
-                let mut client = client.clone();
-                async move { client.identify(identify_request()).await.is_ok() }
-            });
-            futures::future::join_all(calls).await
+            let client = pb::face_service_client::FaceServiceClient::new(channel);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let calls = (0..16).map(|_| {
+                    let mut client = client.clone();
+                    async move { client.identify(identify_request()).await.is_ok() }
+                });
+                futures::future::join_all(calls).await;
+            }
         }
     });
     let mut saw_429 = false;
@@ -151,14 +174,22 @@ async fn a_queue_over_its_time_budget_answers_resource_exhausted_at_once() {
             &format!("photo=@{}", common::testdata().join(AMY1).display()),
         ]);
         if answer.status == 429 {
-            assert!(answer.text.to_ascii_lowercase().contains("retry-after: "), "{}", answer.text);
+            assert!(
+                answer.text.to_ascii_lowercase().contains("retry-after: "),
+                "{}",
+                answer.text
+            );
             assert!(answer.text.contains("\"code\":120"), "{}", answer.text);
             saw_429 = true;
             break;
         }
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     load.await.unwrap();
-    assert!(saw_429, "an HTTP identify during the burst was refused by the budget");
+    assert!(
+        saw_429,
+        "an HTTP identify during the burst was refused by the budget"
+    );
 }
 
 #[tokio::test]

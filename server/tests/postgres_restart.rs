@@ -26,18 +26,25 @@ fn enrol_forever(mut client: FaceServiceClient<Channel>, outcomes: Arc<Mutex<Out
     tokio::spawn(async move {
         for i in 0.. {
             let person = PEOPLE[i % PEOPLE.len()];
-            let result = client.add(add_request(person, 1 + (i % 5) as u32, "lobby")).await;
-            let mut outcomes = outcomes.lock().unwrap();
-            match result {
-                Ok(answer) => outcomes.acknowledged.push(answer.into_inner().template_id),
-                Err(status) if status.code() == tonic::Code::Unavailable => {
-                    assert_eq!(engine_code(&status), pb::ErrorCode::StoreUnavailable);
-                    assert!(status.message().contains("unavailable"), "{}", status.message());
-                    outcomes.unavailable += 1;
+            let result = client
+                .add(add_request(person, 1 + (i % 5) as u32, "lobby"))
+                .await;
+            {
+                let mut outcomes = outcomes.lock().unwrap();
+                match result {
+                    Ok(answer) => outcomes.acknowledged.push(answer.into_inner().template_id),
+                    Err(status) if status.code() == tonic::Code::Unavailable => {
+                        assert_eq!(engine_code(&status), pb::ErrorCode::StoreUnavailable);
+                        assert!(
+                            status.message().contains("unavailable"),
+                            "{}",
+                            status.message()
+                        );
+                        outcomes.unavailable += 1;
+                    }
+                    Err(status) => outcomes.other_errors.push(format!("{status:?}")),
                 }
-                Err(status) => outcomes.other_errors.push(format!("{status:?}")),
             }
-            drop(outcomes);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -45,9 +52,16 @@ fn enrol_forever(mut client: FaceServiceClient<Channel>, outcomes: Arc<Mutex<Out
 
 async fn metrics(server: &common::TestServer) -> String {
     let url = format!("http://{}/metrics", server.metrics_addr);
-    tokio::task::spawn_blocking(move || ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap())
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -61,7 +75,10 @@ async fn a_postgres_restart_under_load_loses_nothing_and_replicas_resume() {
     let url = postgres.create_database("restart").unwrap();
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let quick = ["--store-query-timeout-secs", "3"];
-    let (a, b) = (replica(&url, da.path(), &quick).await, replica(&url, db.path(), &quick).await);
+    let (a, b) = (
+        replica(&url, da.path(), &quick).await,
+        replica(&url, db.path(), &quick).await,
+    );
     let mut a_client = a.client().await;
     let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
     enrol_forever(a_client.clone(), outcomes.clone());
@@ -71,20 +88,44 @@ async fn a_postgres_restart_under_load_loses_nothing_and_replicas_resume() {
     postgres.stop().unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = outcomes.lock().unwrap().acknowledged.len();
-    let found = a_client.identify(identify_request("penny", 3, "lobby")).await.unwrap().into_inner();
-    assert!(found.matched, "identification goes on from memory: {found:?}");
+    let found = a_client
+        .identify(identify_request("penny", 3, "lobby"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        found.matched,
+        "identification goes on from memory: {found:?}"
+    );
     let text = metrics(&a).await;
     assert!(text.contains("faceserve_gallery_stale 1"), "{text}");
-    assert!(!text.contains("faceserve_searches_from_memory_total 0"), "{text}");
+    assert!(
+        !text.contains("faceserve_searches_from_memory_total 0"),
+        "{text}"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(outcomes.lock().unwrap().acknowledged.len(), during, "no write is acknowledged while it is down");
+    assert_eq!(
+        outcomes.lock().unwrap().acknowledged.len(),
+        during,
+        "no write is acknowledged while it is down"
+    );
 
     postgres.start_again().unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
-    assert!(outcomes.unavailable > 0, "writes during the gap were refused");
-    assert!(outcomes.acknowledged.len() > during + 2, "writes resume by themselves");
-    assert!(outcomes.other_errors.is_empty(), "{:?}", outcomes.other_errors);
+    assert!(
+        outcomes.unavailable > 0,
+        "writes during the gap were refused"
+    );
+    assert!(
+        outcomes.acknowledged.len() > during + 2,
+        "writes resume by themselves"
+    );
+    assert!(
+        outcomes.other_errors.is_empty(),
+        "{:?}",
+        outcomes.other_errors
+    );
     let text = metrics(&a).await;
     assert!(text.contains("faceserve_gallery_stale 0"), "{text}");
 

@@ -13,7 +13,9 @@ use replicas_support::{PEOPLE, add_request, at_least, identify_request, replica,
 
 #[tokio::test]
 async fn a_replica_killed_mid_enrolment_loses_nothing_acknowledged_and_catches_up() {
-    let Some(postgres) = throwaway::shared() else { return };
+    let Some(postgres) = throwaway::shared() else {
+        return;
+    };
     let url = postgres.create_database("crash").unwrap();
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = replica(&url, da.path(), &[]).await;
@@ -27,8 +29,14 @@ async fn a_replica_killed_mid_enrolment_loses_nothing_acknowledged_and_catches_u
         tokio::spawn(async move {
             for i in 0.. {
                 let person = PEOPLE[i % PEOPLE.len()];
-                match client.add(add_request(person, 1 + (i % 5) as u32, "door")).await {
-                    Ok(answer) => acknowledged.lock().unwrap().push(answer.into_inner().template_id),
+                match client
+                    .add(add_request(person, 1 + (i % 5) as u32, "door"))
+                    .await
+                {
+                    Ok(answer) => acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(answer.into_inner().template_id),
                     Err(_) => return i,
                 }
             }
@@ -67,7 +75,9 @@ async fn a_replica_killed_mid_enrolment_loses_nothing_acknowledged_and_catches_u
     }
     // SERVING meant caught up: B's enrolments are in A's index without waiting.
     let stats = a_client
-        .get_gallery_stats(pb::GetGalleryStatsRequest { gallery: "door".into() })
+        .get_gallery_stats(pb::GetGalleryStatsRequest {
+            gallery: "door".into(),
+        })
         .await
         .unwrap();
     assert!(seq_of(&stats) >= last_seq);

@@ -8,11 +8,13 @@ mod replicas_support;
 use common::engine_code;
 use faceserve_index::store::postgres::throwaway;
 use faceserve_proto::v1 as pb;
-use replicas_support::{add_request, at_least, identify_request, replica, seq_of, PEOPLE};
+use replicas_support::{PEOPLE, add_request, at_least, identify_request, replica, seq_of};
 
 #[tokio::test]
 async fn three_replicas_share_one_gallery() {
-    let Some(postgres) = throwaway::shared() else { return };
+    let Some(postgres) = throwaway::shared() else {
+        return;
+    };
     let url = postgres.create_database("replicas").unwrap();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut replicas = Vec::new();
@@ -28,11 +30,10 @@ async fn three_replicas_share_one_gallery() {
     // Added on A, identified on B: with faceserve-min-seq B waits for the change if it has not applied it yet.
     let mut ids = std::collections::HashMap::new();
     for (i, person) in PEOPLE.iter().enumerate() {
-        let client = [&mut a, &mut b, &mut c][i % 3].clone();
-        let mut client = client;
+        let mut client = [&a, &b, &c][i % 3].clone();
         let added = client.add(add_request(person, 1, "cast")).await.unwrap();
         let seq = seq_of(&added);
-        let reader = [&mut a, &mut b, &mut c][(i + 1) % 3];
+        let mut reader = [&a, &b, &c][(i + 1) % 3].clone();
         let found = reader
             .identify(at_least(identify_request(person, 3, "cast"), seq))
             .await
@@ -52,19 +53,36 @@ async fn three_replicas_share_one_gallery() {
     })
     .await
     .unwrap();
-    let after = a.identify(identify_request("penny", 3, "cast")).await.unwrap().into_inner();
-    assert!(after.matches.iter().all(|m| m.template_id != ids["penny"]), "{after:?}");
+    let after = a
+        .identify(identify_request("penny", 3, "cast"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        after.matches.iter().all(|m| m.template_id != ids["penny"]),
+        "{after:?}"
+    );
 
     // A gallery deleted on C disappears everywhere.
     let deleted = c
-        .delete_gallery(pb::DeleteGalleryRequest { gallery: "cast".into() })
+        .delete_gallery(pb::DeleteGalleryRequest {
+            gallery: "cast".into(),
+        })
         .await
         .unwrap();
     let seq = seq_of(&deleted);
-    assert_eq!(deleted.into_inner().deleted_templates, PEOPLE.len() as u64 - 1);
+    assert_eq!(
+        deleted.into_inner().deleted_templates,
+        PEOPLE.len() as u64 - 1
+    );
     for client in [&mut a, &mut b, &mut c] {
         let status = client
-            .get_gallery_stats(at_least(pb::GetGalleryStatsRequest { gallery: "cast".into() }, seq))
+            .get_gallery_stats(at_least(
+                pb::GetGalleryStatsRequest {
+                    gallery: "cast".into(),
+                },
+                seq,
+            ))
             .await
             .unwrap_err();
         assert_eq!(engine_code(&status), pb::ErrorCode::GalleryNotFound);
@@ -78,7 +96,12 @@ async fn three_replicas_share_one_gallery() {
 
     // A change no replica has: UNAVAILABLE after the wait bound, with its own engine code.
     let status = a
-        .get_gallery_stats(at_least(pb::GetGalleryStatsRequest { gallery: "x".into() }, seq + 1_000_000))
+        .get_gallery_stats(at_least(
+            pb::GetGalleryStatsRequest {
+                gallery: "x".into(),
+            },
+            seq + 1_000_000,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
@@ -87,10 +110,15 @@ async fn three_replicas_share_one_gallery() {
 
 #[tokio::test]
 async fn two_replicas_enrol_the_same_template_id_at_once() {
-    let Some(postgres) = throwaway::shared() else { return };
+    let Some(postgres) = throwaway::shared() else {
+        return;
+    };
     let url = postgres.create_database("duplicates").unwrap();
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (ra, rb) = (replica(&url, da.path(), &[]).await, replica(&url, db.path(), &[]).await);
+    let (ra, rb) = (
+        replica(&url, da.path(), &[]).await,
+        replica(&url, db.path(), &[]).await,
+    );
     let (mut a, mut b) = (ra.client().await, rb.client().await);
     for (round, person) in PEOPLE.iter().enumerate() {
         let id = uuid::Uuid::new_v4().to_string();
@@ -117,7 +145,9 @@ async fn two_replicas_enrol_the_same_template_id_at_once() {
         }
     }
     let stats = a
-        .get_gallery_stats(pb::GetGalleryStatsRequest { gallery: "race".into() })
+        .get_gallery_stats(pb::GetGalleryStatsRequest {
+            gallery: "race".into(),
+        })
         .await
         .unwrap()
         .into_inner();

@@ -81,7 +81,11 @@ pub fn bomb_png(width: u32, height: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &header);
     // A zlib stream of zeros: inflates to far more than its size.
-    chunk(&mut png, b"IDAT", &[0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -101,3 +105,21 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Environment for every `faceserve` a test starts: no queue-time budgets. The tests share two cores with each
+/// other, so a model's measured service time says nothing about production, and a budget would refuse their
+/// bursts at random; the overload tests set budgets by flag, which beats the environment.
+pub const SERVER_ENV: &[(&str, &str)] = &[
+    ("FACESERVE_DETECTOR_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_RECOGNIZER_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_AGE_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_GENDER_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_EMOTION_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_LIVENESS_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_MASK_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_KEYPOINTS_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_POSE_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_EYES_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_BODY_MAX_QUEUE_MS", "0"),
+    ("FACESERVE_DEEPFAKE_MAX_QUEUE_MS", "0"),
+];

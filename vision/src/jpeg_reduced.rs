@@ -102,7 +102,7 @@ mod tests {
         });
         let mut jpeg = Cursor::new(Vec::new());
         image.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
-        let reduced = decode_reduced(jpeg.get_ref(), 400, 200, 20_000).unwrap();
+        let reduced = decode_reduced(jpeg.get_ref(), 400, 200, 10_000).unwrap();
         assert_eq!(reduced.dimensions(), (100, 50));
         let left = reduced.get_pixel(20, 25).0;
         let right = reduced.get_pixel(80, 25).0;

@@ -43,7 +43,10 @@ impl ServerCommand {
             .arg("serve")
             .args(["--grpc-addr", &format!("127.0.0.1:{}", self.grpc_port)])
             .args(["--http-addr", &format!("127.0.0.1:{}", self.http_port)])
-            .args(["--metrics-addr", &format!("127.0.0.1:{}", self.metrics_port)])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", self.metrics_port),
+            ])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--models-dir")
@@ -76,7 +79,11 @@ impl ServerCommand {
 
 impl Server {
     async fn serving(&self) -> bool {
-        let Ok(channel) = Channel::from_shared(self.grpc.clone()).unwrap().connect().await else {
+        let Ok(channel) = Channel::from_shared(self.grpc.clone())
+            .unwrap()
+            .connect()
+            .await
+        else {
             return false;
         };
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -133,7 +140,7 @@ async fn client(
     ledger: Arc<Mutex<Ledger>>,
     stop: Arc<AtomicBool>,
 ) -> (usize, usize) {
-    let grpc = index % 2 == 0;
+    let grpc = index.is_multiple_of(2);
     let mut grpc_client = match Channel::from_shared(server_grpc).unwrap().connect().await {
         Ok(channel) => FaceServiceClient::new(channel),
         Err(_) => return (0, 0),
@@ -144,7 +151,7 @@ async fn client(
     let mut step = index;
     while !stop.load(Ordering::Relaxed) {
         step += 1;
-        let delete = step % 3 == 0 && !mine.is_empty();
+        let delete = step.is_multiple_of(3) && !mine.is_empty();
         let id = if delete {
             mine.swap_remove(step % mine.len())
         } else {
@@ -227,8 +234,10 @@ fn http_write(
     let mut field = |name: &str, file: bool, value: &[u8]| {
         let filename = if file { "; filename=\"photo\"" } else { "" };
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n"
+            )
+            .as_bytes(),
         );
         body.extend_from_slice(value);
         body.extend_from_slice(b"\r\n");
@@ -238,7 +247,11 @@ fn http_write(
         field("photo", true, photo);
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let route = if delete { "delete" } else { "add?face_policy=largest" };
+    let route = if delete {
+        "delete"
+    } else {
+        "add?face_policy=largest"
+    };
     let answer = agent
         .post(&format!("{base}/api/v1.0/{route}"))
         .config()
@@ -293,10 +306,15 @@ pub async fn run_trial(
     }
     let (server, restart) = command.start().await?;
     report.restart = restart;
-    let mut grpc = FaceServiceClient::new(Channel::from_shared(server.grpc.clone())?.connect().await?);
+    let mut grpc =
+        FaceServiceClient::new(Channel::from_shared(server.grpc.clone())?.connect().await?);
     let (stored, deleted, in_doubt) = {
         let book = ledger.lock();
-        (book.stored.clone(), book.deleted.clone(), book.in_doubt.clone())
+        (
+            book.stored.clone(),
+            book.deleted.clone(),
+            book.in_doubt.clone(),
+        )
     };
     report.in_doubt = in_doubt.len();
     let mut present: HashMap<String, bool> = HashMap::new();
@@ -315,8 +333,16 @@ pub async fn run_trial(
         present.insert(id.clone(), is_there);
     }
     let certain = |id: &&String| !in_doubt.contains(*id);
-    report.lost = stored.iter().filter(certain).filter(|id| !present[*id]).count();
-    report.resurrected = deleted.iter().filter(certain).filter(|id| present[*id]).count();
+    report.lost = stored
+        .iter()
+        .filter(certain)
+        .filter(|id| !present[*id])
+        .count();
+    report.resurrected = deleted
+        .iter()
+        .filter(certain)
+        .filter(|id| present[*id])
+        .count();
     // Writes in doubt now have the state the server shows; later trials check them like the others.
     let mut book = ledger.lock();
     for id in in_doubt {

@@ -48,7 +48,8 @@ pub fn sample_until(pid: u32, every: Duration, until: Instant) -> Vec<ProcessSam
 /// "first → last (max)" of memory and descriptors, for the summary line.
 pub fn summary(samples: &[ProcessSample]) -> String {
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-        return "rss_start_mib=nan rss_end_mib=nan rss_max_mib=nan fds_start=0 fds_end=0 fds_max=0".into();
+        return "rss_start_mib=nan rss_end_mib=nan rss_max_mib=nan fds_start=0 fds_end=0 fds_max=0"
+            .into();
     };
     let rss_max = samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
     let fds_max = samples.iter().map(|s| s.fds).max().unwrap_or(0);

@@ -58,7 +58,14 @@ pub async fn send(
     let photo = &photos[i % photos.len()];
     let started = Instant::now();
     let kind = match rpc {
-        Rpc::Mixed => [Rpc::Identify, Rpc::Identify, Rpc::Identify, Rpc::Add, Rpc::Verify, Rpc::List][i % 6],
+        Rpc::Mixed => [
+            Rpc::Identify,
+            Rpc::Identify,
+            Rpc::Identify,
+            Rpc::Add,
+            Rpc::Verify,
+            Rpc::List,
+        ][i % 6],
         other => other,
     };
     let result = match kind {

@@ -212,10 +212,7 @@ impl EstimatorModels {
 pub fn configured_models(settings: &EstimatorSettings) -> anyhow::Result<Vec<&'static str>> {
     let mut names = Vec::new();
     for capability in Capability::ALL {
-        let Some(name) = settings
-            .of(capability)
-            .model_or(capability.default_model())
-        else {
+        let Some(name) = settings.of(capability).model_or(capability.default_model()) else {
             continue;
         };
         let row = registry::find(name)
@@ -368,14 +365,20 @@ mod tests {
         let mut settings = EstimatorSettings::default();
         let defaults = configured_models(&settings).unwrap();
         for capability in Capability::ALL {
-            assert!(defaults.contains(&capability.default_model()), "{capability:?}");
+            assert!(
+                defaults.contains(&capability.default_model()),
+                "{capability:?}"
+            );
         }
         assert!(defaults.contains(&"mp_face_blendshapes"), "{defaults:?}");
         settings.eyes.model = Some(String::new());
         settings.gender.model = Some("human_faceres".into());
         settings.age.model = Some("human_faceres".into());
         let chosen = configured_models(&settings).unwrap();
-        assert!(!chosen.contains(&"mp_face_landmarks_detector") && !chosen.contains(&"mp_face_blendshapes"));
+        assert!(
+            !chosen.contains(&"mp_face_landmarks_detector")
+                && !chosen.contains(&"mp_face_blendshapes")
+        );
         assert_eq!(chosen.iter().filter(|&&n| n == "human_faceres").count(), 1);
         settings.body.model = Some("dlib_age_v1".into());
         assert!(configured_models(&settings).is_err());

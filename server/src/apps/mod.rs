@@ -13,7 +13,8 @@ use anyhow::bail;
 use faceserve_index::store::sqlite::SqliteAppStore;
 use faceserve_index::store::{AppRecord, AppStore, RevokeOutcome};
 
-pub use faceserve_index::store::sqlite::APPS_FILE;
+#[cfg(test)]
+use faceserve_index::store::sqlite::APPS_FILE;
 pub use keys::{KeyHash, new_key};
 
 const MAX_APP_ID: usize = 64;

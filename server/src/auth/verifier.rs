@@ -8,7 +8,6 @@
 //! `max_concurrent_verifications` Argon2 runs happen at once so a flood of wrong keys can not starve inference.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,16 +91,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn open(
-        data_dir: &Path,
-        settings: &AuthSettings,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
-        let registry = AppRegistry::open(data_dir)?;
-        let place = data_dir.join(crate::apps::APPS_FILE).display().to_string();
-        Self::on(registry, &place, settings, metrics)
-    }
-
     /// Checks keys against `registry` (kept by the template store, described by `place` in messages).
     pub fn on(
         registry: AppRegistry,
@@ -226,8 +215,14 @@ impl Authenticator {
 mod tests {
     use super::*;
 
-    fn authenticator(dir: &Path) -> Authenticator {
-        Authenticator::open(dir, &AuthSettings::default(), Arc::new(Metrics::new())).unwrap()
+    fn authenticator(dir: &std::path::Path) -> Authenticator {
+        Authenticator::on(
+            crate::apps::AppRegistry::open(dir).unwrap(),
+            "test",
+            &AuthSettings::default(),
+            Arc::new(Metrics::new()),
+        )
+        .unwrap()
     }
 
     #[tokio::test]

@@ -89,6 +89,31 @@ fn index_settings_reach_the_engine() {
 }
 
 #[test]
+fn the_index_engine_and_its_parameters_are_settings() {
+    let s = parse(&[
+        "--index-engine",
+        "usearch",
+        "--index-usearch-ef-search",
+        "64",
+        "--index-usearch-vectors",
+        "b1",
+        "--index-binary-rerank",
+        "48",
+    ])
+    .resolve()
+    .unwrap();
+    let config = s.engine.index.engine_config();
+    assert_eq!(config.engine, faceserve_index::IndexEngine::Usearch);
+    assert_eq!(config.usearch.expansion_search, 64);
+    assert_eq!(config.usearch.vectors, faceserve_index::UsearchVectors::B1);
+    assert_eq!(config.binary.rerank, 48);
+    let defaults = Settings::default().engine.index.engine_config();
+    assert_eq!(defaults.engine, faceserve_index::IndexEngine::Auto);
+    assert_eq!(defaults.usearch, faceserve_index::UsearchParams::default());
+    assert!(parse(&["--index-engine", "faiss"]).resolve().is_err());
+}
+
+#[test]
 fn every_setting_has_a_flag_and_the_old_flags_keep_their_names() {
     let names = flag_names();
     let mut unique = names.clone();

@@ -43,13 +43,13 @@ pub struct GrpcOptions {
 /// Marks the services SERVING: at once on SQLite; on a shared store only once this server has applied every change
 /// committed before it started (NOT_SERVING until then, so a load balancer sends it nothing stale).
 async fn serve_health_once_caught_up(health: HealthReporter, engine: Arc<Engine>) {
-    let behind = || {
+    let behind = |engine: &Engine| {
         engine
             .galleries
             .feed_status()
             .is_some_and(|status| !status.caught_up)
     };
-    if behind() {
+    if behind(&engine) {
         health
             .set_service_status("", ServingStatus::NotServing)
             .await;
@@ -62,7 +62,7 @@ async fn serve_health_once_caught_up(health: HealthReporter, engine: Arc<Engine>
         tracing::info!("NOT_SERVING until the change feed is caught up");
     }
     tokio::spawn(async move {
-        while behind() {
+        while behind(&engine) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
@@ -73,7 +73,10 @@ async fn serve_health_once_caught_up(health: HealthReporter, engine: Arc<Engine>
             .set_serving::<EstimateServiceServer<EstimateHandlers>>()
             .await;
         if let Some(status) = engine.galleries.feed_status() {
-            tracing::info!(applied = status.applied, "caught up with the change feed: SERVING");
+            tracing::info!(
+                applied = status.applied,
+                "caught up with the change feed: SERVING"
+            );
         }
     });
 }

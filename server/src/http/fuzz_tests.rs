@@ -204,6 +204,7 @@ fn fuzzed_protobuf_requests_are_checked_or_refused() {
             gallery: "g".into(),
             page_size: 10,
             page_token: "01ff".into(),
+            ..Default::default()
         }
         .encode_to_vec(),
     ];

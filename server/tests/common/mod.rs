@@ -80,6 +80,7 @@ impl TestServer {
             .arg(faceserve_testkit::models_dir())
             .args(extra_args)
             .env("RUST_LOG", "warn")
+            .envs(faceserve_testkit::SERVER_ENV.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = command.spawn().expect("faceserve binary starts");

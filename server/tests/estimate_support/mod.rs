@@ -72,6 +72,7 @@ impl BareServer {
         let addr = format!("127.0.0.1:{port}");
         let data = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_faceserve"))
+            .envs(faceserve_testkit::SERVER_ENV.iter().copied())
             .args([
                 "serve",
                 "--grpc-addr",

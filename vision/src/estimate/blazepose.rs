@@ -5,8 +5,8 @@
 //! zero borders, RGB scaled to -1..1, interleaved; batch fixed at 1. Decoding (`SsdAnchorsCalculator` with fixed
 //! anchor size, `TensorsToDetectionsCalculator` with `reverse_output_order`, i.e. x before y): 2254 anchors at
 //! strides 8/16/32 with 2/2/6 per cell, centres at (x + 0.5) / n; each row of `Identity` is a box (centre = anchor
-//! + out / 224, size = out / 224) and four keypoints (anchor + out / 224); `Identity_1` holds logits, clipped to
-//! +-100 and put through a sigmoid. Weighted NMS at IoU 0.3 on the boxes (`NonMaxSuppressionCalculator`, WEIGHTED)
+//! plus out / 224, size = out / 224) and four keypoints (anchor + out / 224); `Identity_1` holds logits, clipped to
+//! ±100 and put through a sigmoid. Weighted NMS at IoU 0.3 on the boxes (`NonMaxSuppressionCalculator`, WEIGHTED)
 //! averages the boxes and keypoints of each cluster by score.
 //!
 //! The box is the person's face (of nearly constant size: it only locates the person). The body comes from the

@@ -294,7 +294,10 @@ mod tests {
             for name in std::iter::once(default.name).chain(default.companion) {
                 let source = &manifest.get(name).unwrap().source;
                 assert!(
-                    !matches!(source, faceserve_models::manifest::Source::MirrorOnly { .. }),
+                    !matches!(
+                        source,
+                        faceserve_models::manifest::Source::MirrorOnly { .. }
+                    ),
                     "the default {name} of {capability:?} is mirror-only"
                 );
             }

@@ -27,8 +27,9 @@ pub struct PostgresOptions {
     /// A server not heard of for this long no longer holds back pruning; when it comes back it compares its indexes
     /// with the templates table instead of replaying the log.
     pub replica_ttl: Duration,
-    /// Log rows younger than this are kept even when every live server has applied them, so a server restarting from
-    /// an index save replays the log rather than comparing whole galleries.
+    /// Log rows younger than this are kept even when every live server has applied them, so a running server cut off
+    /// for a while (even past `replica_ttl`) catches up from the log rather than re-reading whole galleries. (A
+    /// restarting server checks its index saves against the templates table and follows the log from there.)
     pub min_log_retention: Duration,
     /// The longest one database call may take before it fails as unavailable.
     pub query_timeout: Duration,
