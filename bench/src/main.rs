@@ -14,6 +14,7 @@ mod npy;
 mod pairs;
 mod photos;
 mod pipeline;
+mod replicas;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +49,8 @@ enum Command {
     Pairs(pairs::PairsArgs),
     /// 1:N identification on a running server: rank-1/rank-5 rates, FNIR at FPIR 1e-2.
     Identify(identify::IdentifyArgs),
+    /// Galleries shared on PostgreSQL between two servers: propagation delay, write cost against SQLite, catch-up.
+    Replicas(replicas::ReplicasArgs),
     /// The Image API estimators of a running server on the labelled testdata sets (age, gender, emotion, ...).
     Attributes(attributes::AttributesArgs),
 }
@@ -73,5 +76,6 @@ fn main() -> anyhow::Result<()> {
         Command::Pairs(args) => runtime.block_on(pairs::run(args)),
         Command::Identify(args) => runtime.block_on(identify::run(args)),
         Command::Attributes(args) => runtime.block_on(attributes::run(args)),
+        Command::Replicas(args) => runtime.block_on(replicas::run(args)),
     }
 }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use faceserve_index::{HnswParams, UsearchParams};
 
 use generate::{Dataset, FaceLike};
-use measure::percentile;
+pub(crate) use measure::percentile;
 use stats::EmbeddingStats;
 use truth::Truth;
 use under_test::{Engine, Plan};
