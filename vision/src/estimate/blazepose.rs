@@ -21,6 +21,7 @@ use std::sync::Arc;
 use image::{Rgb, RgbImage};
 
 use super::body::Person;
+use super::boxes::iou;
 use super::model::{Estimator, LoadSpec, unexpected_input, wrong_output_len};
 use super::session::EstimatorSession;
 use crate::tensor::{ChannelOrder, PixelNorm, fill_hwc, resize_bilinear};
@@ -120,14 +121,6 @@ fn decode(anchors: &[[f32; 2]], raw: &[f32], logits: &[f32], threshold: f32) -> 
         .collect();
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
     found
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = ix * iy;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
 }
 
 /// MediaPipe's weighted NMS over detections sorted best first: each cluster (IoU over `threshold` with its best)

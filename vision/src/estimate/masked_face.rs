@@ -12,6 +12,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use super::FaceRegion;
+use super::boxes::iou;
 use super::model::{Estimator, LoadSpec, unexpected_input};
 use super::session::EstimatorSession;
 use crate::tensor::{ChannelOrder, PixelNorm, fill_chw, resize_bilinear};
@@ -51,15 +52,6 @@ fn decode(scores: &[f32], boxes: &[f32], width: u32, height: u32) -> Vec<MaskedF
             masked: s[2] / (s[1] + s[2]),
         })
         .collect()
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = ix * iy;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
 }
 
 /// The mask probability of `face`: from the most confident detection overlapping it, or `None` when the

@@ -7,6 +7,7 @@
 pub mod age_gender;
 pub mod blazepose;
 pub mod body;
+mod boxes;
 pub mod emotion;
 pub mod eyes;
 mod family;
